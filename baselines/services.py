@@ -1,0 +1,50 @@
+"""Baseline capture: the only code that writes Baseline rows."""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Baseline, BaselineSource
+
+
+def current_baselines(resource_ids: Iterable[int]) -> dict[int, Baseline]:
+    """The current baseline of each resource that has one, in one query."""
+    rows = Baseline.objects.filter(resource_id__in=list(resource_ids), is_current=True).only(
+        "id", "resource_id", "config", "config_hash", "captured_at"
+    )
+    return {b.resource_id: b for b in rows}
+
+
+def baseline_new(resources, now=None) -> dict[int, Baseline]:
+    """First-seen baselines (source discovered) for resources that have none; one bulk insert."""
+    now = now or timezone.now()
+    created = Baseline.objects.bulk_create(
+        [
+            Baseline(
+                resource_id=r.pk,
+                config=r.config,
+                config_hash=r.config_hash,
+                captured_at=now,
+                source=BaselineSource.DISCOVERED,
+                is_current=True,
+            )
+            for r in resources
+        ]
+    )
+    return {b.resource_id: b for b in created}
+
+
+def capture_baseline(resource, *, user=None, source: str = BaselineSource.MANUAL) -> Baseline:
+    """Make the resource's current configuration its current baseline; the old one stays as history."""
+    with transaction.atomic():
+        Baseline.objects.filter(resource_id=resource.pk, is_current=True).update(is_current=False)
+        return Baseline.objects.create(
+            resource_id=resource.pk,
+            config=resource.config,
+            config_hash=resource.config_hash,
+            captured_at=timezone.now(),
+            captured_by=user if getattr(user, "is_authenticated", False) else None,
+            source=source,
+            is_current=True,
+        )

@@ -1,0 +1,79 @@
+"""Test setup shared by every app: safety rails, API clients with tokens, and small factories."""
+
+import os
+
+# Nothing a test runs may reach a real AWS account or any non-loopback address: fake credentials,
+# no config files, and a proxy on a closed loopback port for everything but loopback.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_CONFIG_FILE="/dev/null",
+    AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    AWS_EC2_METADATA_DISABLED="true",
+    HTTP_PROXY="http://127.0.0.1:9",
+    HTTPS_PROXY="http://127.0.0.1:9",
+    NO_PROXY="127.0.0.1,localhost,::1",
+)
+
+import pytest  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from driftwatch.tests.factories import make_drift, make_provider, make_resource  # noqa: E402
+
+pytest_plugins = ["providers.testing"]
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="correct-horse-battery")
+
+
+@pytest.fixture
+def write_token(user):
+    from driftwatch.models import ApiToken
+
+    return ApiToken.issue(user, name="ci", scope="write")[1]
+
+
+@pytest.fixture
+def read_token(user):
+    from driftwatch.models import ApiToken
+
+    return ApiToken.issue(user, name="ro", scope="read")[1]
+
+
+@pytest.fixture
+def api(write_token) -> APIClient:
+    """An API client authenticated with a write token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {write_token}")
+    return client
+
+
+@pytest.fixture
+def read_api(read_token) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {read_token}")
+    return client
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def provider(db):
+    return make_provider()
+
+
+@pytest.fixture
+def resource(provider):
+    return make_resource(provider)
+
+
+@pytest.fixture
+def drift(resource):
+    return make_drift(resource)

@@ -1,0 +1,163 @@
+"""Drift representations, named exactly as the user's API document names them."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import DriftStatus, Resolution
+
+
+def iso_utc(value) -> str | None:
+    """ISO 8601 in UTC with a Z, seconds precision, as the API document shows."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+@extend_schema_field(OpenApiTypes.ANY)
+class AnyJSONField(serializers.JSONField):
+    """Any JSON value (object, array, string, number, boolean or null)."""
+
+
+class DriftSerializer(serializers.Serializer):
+    """A drift finding in a list."""
+
+    id = serializers.IntegerField()
+    resource_id = serializers.IntegerField()
+    resource_name = serializers.CharField()
+    resource_type = serializers.CharField()
+    drift_type = serializers.ChoiceField(choices=["configuration", "security", "compliance"])
+    severity = serializers.ChoiceField(choices=["critical", "high", "medium", "low"])
+    status = serializers.ChoiceField(choices=DriftStatus.choices)
+    summary = serializers.CharField()
+    baseline_value = AnyJSONField(allow_null=True)
+    current_value = AnyJSONField(allow_null=True)
+    detected_at = serializers.DateTimeField()
+
+    def to_representation(self, drift) -> dict:
+        # Built by hand: this runs for every row of every list page.
+        return {
+            "id": drift.pk,
+            "resource_id": drift.resource_id,
+            "resource_name": drift.resource.name,
+            "resource_type": drift.resource_type,
+            "drift_type": drift.drift_type,
+            "severity": drift.severity,
+            "status": drift.status,
+            "summary": drift.summary,
+            "baseline_value": drift.baseline_value,
+            "current_value": drift.current_value,
+            "detected_at": iso_utc(drift.detected_at),
+        }
+
+
+class BaselineRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    captured_at = serializers.DateTimeField()
+
+
+class DriftEventSerializer(serializers.Serializer):
+    from_status = serializers.ChoiceField(choices=DriftStatus.choices, allow_null=True)
+    to_status = serializers.ChoiceField(choices=DriftStatus.choices)
+    actor = serializers.CharField(allow_null=True, help_text="Username; null for the system.")
+    note = serializers.CharField(allow_blank=True)
+    at = serializers.DateTimeField()
+
+
+class DiffChangeSerializer(serializers.Serializer):
+    path = serializers.CharField(allow_blank=True)
+    op = serializers.ChoiceField(choices=["added", "removed", "changed"])
+    baseline = AnyJSONField(allow_null=True)
+    current = AnyJSONField(allow_null=True)
+
+
+class DriftDetailSerializer(DriftSerializer):
+    """The full drift record: the list fields plus path, diff, baseline, job and the status history."""
+
+    provider_id = serializers.IntegerField()
+    path = serializers.CharField(allow_blank=True)
+    diff = DiffChangeSerializer(many=True)
+    baseline = BaselineRefSerializer(allow_null=True)
+    job_id = serializers.IntegerField(allow_null=True)
+    last_seen_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    resolution = serializers.ChoiceField(choices=Resolution.choices, allow_null=True)
+    events = DriftEventSerializer(many=True)
+
+    def to_representation(self, drift) -> dict:
+        data = super().to_representation(drift)
+        baseline = drift.baseline
+        data.update(
+            provider_id=drift.provider_id,
+            path=drift.path,
+            diff=drift.diff,
+            baseline={"id": baseline.pk, "captured_at": iso_utc(baseline.captured_at)} if baseline else None,
+            job_id=drift.job_id,
+            last_seen_at=iso_utc(drift.last_seen_at),
+            updated_at=iso_utc(drift.updated_at),
+            resolved_at=iso_utc(drift.resolved_at),
+            resolution=drift.resolution,
+            events=[
+                {
+                    "from_status": e.from_status,
+                    "to_status": e.to_status,
+                    "actor": e.actor.get_username() if e.actor_id else None,
+                    "note": e.note,
+                    "at": iso_utc(e.at),
+                }
+                for e in drift.events.all()
+            ],
+        )
+        return data
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input serializer that refuses unknown fields instead of silently ignoring them."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["The request body must be a JSON object."]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: [f"Unknown or read-only field; accepted fields: {', '.join(self.fields)}."] for name in unknown}
+            )
+        return super().to_internal_value(data)
+
+
+class DriftPatchSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=[DriftStatus.INVESTIGATING, DriftStatus.RESOLVED])
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class DriftResolveSerializer(StrictSerializer):
+    capture_baseline = serializers.BooleanField(required=False, default=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class DetectRequestSerializer(StrictSerializer):
+    provider_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
+class DetectResponseSerializer(serializers.Serializer):
+    job_id = serializers.IntegerField()
+    status = serializers.CharField()
+    message = serializers.CharField()
+
+
+class CountsBySeveritySerializer(serializers.Serializer):
+    critical = serializers.IntegerField()
+    high = serializers.IntegerField()
+    medium = serializers.IntegerField()
+    low = serializers.IntegerField()
+
+
+class CountsByStatusSerializer(serializers.Serializer):
+    detected = serializers.IntegerField()
+    investigating = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+
+
+class DriftSummarySerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    by_severity = CountsBySeveritySerializer()
+    by_status = CountsByStatusSerializer()

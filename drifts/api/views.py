@@ -1,0 +1,150 @@
+"""The drifts API, as the user's document specifies it."""
+
+from django.db.models import Count, Prefetch, Q
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from driftwatch.api.errors import Conflict
+from driftwatch.api.schema import errors
+
+from .. import services
+from ..models import TRANSITIONS, Drift, DriftEvent, DriftStatus, JobTrigger, Severity
+from .filters import DriftFilter
+from .serializers import (
+    DetectRequestSerializer,
+    DetectResponseSerializer,
+    DriftDetailSerializer,
+    DriftPatchSerializer,
+    DriftResolveSerializer,
+    DriftSerializer,
+    DriftSummarySerializer,
+)
+
+_LIST_FIELDS = ("id", "resource_id", "resource__name", "resource_type", "drift_type", "severity", "status",
+                "summary", "baseline_value", "current_value", "detected_at")
+
+
+def _illegal_move(drift_id: int, current: str) -> Conflict:
+    allowed = list(TRANSITIONS[current])
+    return Conflict(
+        f"Drift {drift_id} is {current}; allowed next statuses: {', '.join(allowed) or 'none (resolved is final)'}.",
+        code="invalid_transition",
+        details={"current_status": current, "allowed_statuses": allowed},
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List drift findings", responses={200: DriftSerializer(many=True), **errors(400)}),
+    retrieve=extend_schema(summary="Get drift details", responses={200: DriftDetailSerializer, **errors(404)}),
+)
+class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Drift findings: list, detail, status changes, resolution, summary and scans."""
+
+    queryset = Drift.objects.select_related("resource").only(*_LIST_FIELDS).order_by("-detected_at", "-id")
+    serializer_class = DriftSerializer
+    filterset_class = DriftFilter
+    lookup_value_regex = r"[0-9]{1,18}"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        if self.action in {"list", "summary"}:
+            return super().get_queryset()
+        return (
+            Drift.objects.select_related("resource", "baseline")
+            .only(*_LIST_FIELDS, "provider_id", "path", "diff", "baseline__id", "baseline__captured_at", "job_id",
+                  "last_seen_at", "updated_at", "resolved_at", "resolution")
+            .prefetch_related(Prefetch("events", queryset=DriftEvent.objects.select_related("actor").order_by("at", "id")))
+        )
+
+    def get_serializer_class(self):
+        return DriftDetailSerializer if self.action in {"retrieve", "partial_update", "resolve"} else DriftSerializer
+
+    def _detail(self, pk: int) -> Response:
+        drift = self.get_queryset().get(pk=pk)
+        return Response(DriftDetailSerializer(drift).data)
+
+    @extend_schema(
+        summary="Update drift status",
+        request=DriftPatchSerializer,
+        responses={200: DriftDetailSerializer, **errors(400, 403, 404, 409)},
+    )
+    def partial_update(self, request, pk=None):
+        drift = self.get_object()
+        body = DriftPatchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.move_drifts(
+            [drift.pk],
+            body.validated_data["status"],
+            actor=request.user,
+            note=body.validated_data.get("note", ""),
+            expected={drift.pk: drift.status},
+        )
+        if not result.moved:
+            raise _illegal_move(drift.pk, result.refused.get(drift.pk, drift.status))
+        return self._detail(drift.pk)
+
+    @extend_schema(
+        summary="Resolve a drift",
+        request=DriftResolveSerializer,
+        responses={200: DriftDetailSerializer, **errors(400, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        drift = self.get_object()
+        body = DriftResolveSerializer(data=request.data if request.data is not None else {})
+        body.is_valid(raise_exception=True)
+        note = body.validated_data.get("note", "")
+        if body.validated_data["capture_baseline"]:
+            result = services.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=drift.status)
+        else:
+            result = services.move_drifts(
+                [drift.pk], DriftStatus.RESOLVED, actor=request.user, note=note, expected={drift.pk: drift.status}
+            )
+        if not result.moved:
+            raise _illegal_move(drift.pk, result.refused.get(drift.pk, drift.status))
+        return self._detail(drift.pk)
+
+    @extend_schema(
+        summary="Get drift summary",
+        responses={200: DriftSummarySerializer, **errors(400)},
+    )
+    @action(detail=False, methods=["get"])
+    def summary(self, request):
+        qs = self.filter_queryset(Drift.objects.all())
+        aggregates = {"total": Count("id")}
+        aggregates.update({f"sev_{s}": Count("id", filter=Q(severity=s)) for s in Severity.values})
+        aggregates.update({f"st_{s}": Count("id", filter=Q(status=s)) for s in DriftStatus.values})
+        row = qs.aggregate(**aggregates)
+        return Response(
+            {
+                "total": row["total"],
+                "by_severity": {s: row[f"sev_{s}"] for s in Severity.values},
+                "by_status": {s: row[f"st_{s}"] for s in DriftStatus.values},
+            }
+        )
+
+    @extend_schema(
+        summary="Trigger a drift scan",
+        request=DetectRequestSerializer,
+        responses={
+            202: OpenApiResponse(DetectResponseSerializer, description="Scan started, or already running."),
+            **errors(400, 403, 404, 409),
+        },
+    )
+    @action(detail=False, methods=["post"])
+    def detect(self, request):
+        body = DetectRequestSerializer(data=request.data if request.data is not None else {})
+        body.is_valid(raise_exception=True)
+        try:
+            job, created = services.start_detection(
+                trigger=JobTrigger.API, provider_id=body.validated_data.get("provider_id"), user=request.user
+            )
+        except services.DetectionError as exc:
+            if exc.kind == "not_found":
+                raise NotFound(str(exc)) from None
+            raise Conflict(str(exc), code=exc.kind) from None
+        message = "Drift detection scan started" if created else "Drift detection scan already running"
+        return Response({"job_id": job.pk, "status": job.status, "message": message}, status=status.HTTP_202_ACCEPTED)

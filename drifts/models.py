@@ -1,0 +1,254 @@
+"""Drift findings, their status history, detection jobs and ignore rules."""
+
+import fnmatch
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class DriftType(models.TextChoices):
+    CONFIGURATION = "configuration", "Configuration"
+    SECURITY = "security", "Security"
+    COMPLIANCE = "compliance", "Compliance"
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class DriftStatus(models.TextChoices):
+    DETECTED = "detected", "Detected"
+    INVESTIGATING = "investigating", "Investigating"
+    RESOLVED = "resolved", "Resolved"
+
+
+# The state machine, once: forward only, resolved is final.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    DriftStatus.DETECTED: (DriftStatus.INVESTIGATING, DriftStatus.RESOLVED),
+    DriftStatus.INVESTIGATING: (DriftStatus.RESOLVED,),
+    DriftStatus.RESOLVED: (),
+}
+OPEN_STATUSES = (DriftStatus.DETECTED, DriftStatus.INVESTIGATING)
+
+
+class Resolution(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    BASELINE_CAPTURED = "baseline_captured", "Baseline captured"
+    REVERTED = "reverted", "Reverted"
+
+
+class Drift(models.Model):
+    """One attribute of one resource that differs from its baseline."""
+
+    resource = models.ForeignKey("providers.Resource", on_delete=models.PROTECT, related_name="drifts")
+    # Denormalized from resource so the list filters by provider without a join.
+    provider = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="drifts")
+    # Denormalized from resource for the resource_type filter.
+    resource_type = models.CharField(max_length=64)
+    baseline = models.ForeignKey("baselines.Baseline", null=True, blank=True, on_delete=models.SET_NULL)
+    job = models.ForeignKey("drifts.DetectionJob", null=True, blank=True, on_delete=models.SET_NULL)
+    path = models.CharField(max_length=1024, blank=True)
+    drift_type = models.CharField(max_length=16, choices=DriftType.choices)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    status = models.CharField(max_length=16, choices=DriftStatus.choices, default=DriftStatus.DETECTED)
+    summary = models.CharField(max_length=500)
+    baseline_value = models.JSONField(null=True, blank=True)
+    current_value = models.JSONField(null=True, blank=True)
+    diff = models.JSONField(default=list, blank=True)
+    detected_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution = models.CharField(max_length=32, choices=Resolution.choices, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resource", "path"],
+                condition=~models.Q(status="resolved"),
+                name="drift_one_open_per_resource_path",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["detected", "investigating", "resolved"]), name="drift_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(severity__in=["critical", "high", "medium", "low"]), name="drift_severity_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(drift_type__in=["configuration", "security", "compliance"]), name="drift_type_valid"
+            ),
+            # A resolved drift always says how; an open one never does.
+            models.CheckConstraint(
+                condition=(models.Q(status="resolved", resolution__isnull=False, resolved_at__isnull=False))
+                | (~models.Q(status="resolved") & models.Q(resolution__isnull=True)),
+                name="drift_resolution_consistent",
+            ),
+        ]
+        indexes = [
+            # GET /drifts default ordering (newest first), no filter.
+            models.Index(fields=["-detected_at", "-id"], name="drift_newest_idx"),
+            # GET /drifts?provider_id=
+            models.Index(fields=["provider", "-detected_at", "-id"], name="drift_provider_idx"),
+            # GET /drifts?resource_id= and a resource's drifts
+            models.Index(fields=["resource", "-detected_at", "-id"], name="drift_resource_idx"),
+            # GET /drifts?status= (the usual triage view: open findings)
+            models.Index(fields=["status", "-detected_at", "-id"], name="drift_status_idx"),
+            # GET /drifts?severity=&status=
+            models.Index(fields=["severity", "status", "-detected_at", "-id"], name="drift_severity_status_idx"),
+            # GET /drifts?type=
+            models.Index(fields=["drift_type", "-detected_at", "-id"], name="drift_type_idx"),
+            # GET /drifts?resource_type=
+            models.Index(fields=["resource_type", "-detected_at", "-id"], name="drift_resource_type_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"drift #{self.pk}: {self.summary}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != DriftStatus.RESOLVED
+
+    @property
+    def allowed_next(self) -> tuple[str, ...]:
+        return TRANSITIONS[self.status]
+
+
+class DriftEvent(models.Model):
+    """One status change of a drift; written in the same transaction as the change."""
+
+    drift = models.ForeignKey(Drift, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=16, choices=DriftStatus.choices, null=True, blank=True)
+    to_status = models.CharField(max_length=16, choices=DriftStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            # A drift's history, oldest first (drift detail).
+            models.Index(fields=["drift", "at", "id"], name="driftevent_history_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} -> {self.to_status}"
+
+
+class JobStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+
+
+class JobTrigger(models.TextChoices):
+    API = "api", "API"
+    SCHEDULE = "schedule", "Schedule"
+    ADMIN = "admin", "Admin"
+    CLI = "cli", "CLI"
+
+
+class DetectionJob(models.Model):
+    """One detection run over one provider or all of them; counters are sums over its units."""
+
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.RUNNING)
+    trigger = models.CharField(max_length=16, choices=JobTrigger.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    provider = models.ForeignKey("providers.Provider", null=True, blank=True, on_delete=models.SET_NULL)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    units_total = models.PositiveIntegerField(default=0)
+    units_done = models.PositiveIntegerField(default=0)
+    resources_total = models.PositiveIntegerField(default=0)
+    resources_scanned = models.PositiveIntegerField(default=0)
+    drifts_new = models.PositiveIntegerField(default=0)
+    drifts_updated = models.PositiveIntegerField(default=0)
+    drifts_resolved = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            # GET /jobs newest first, and the reaper's "running for too long" scan.
+            models.Index(fields=["status", "-started_at"], name="job_status_idx"),
+            models.Index(fields=["-started_at", "-id"], name="job_newest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job #{self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status != JobStatus.RUNNING:
+            return 100
+        return int(100 * self.units_done / self.units_total) if self.units_total else 0
+
+
+class UnitStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class JobUnit(models.Model):
+    """One (provider, region, resource_type) of a job: the unit of work of one Celery task."""
+
+    job = models.ForeignKey(DetectionJob, on_delete=models.CASCADE, related_name="units")
+    provider = models.ForeignKey("providers.Provider", on_delete=models.CASCADE, related_name="+")
+    region = models.CharField(max_length=32)
+    resource_type = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=UnitStatus.choices, default=UnitStatus.PENDING)
+    resources_total = models.PositiveIntegerField(default=0)
+    resources_scanned = models.PositiveIntegerField(default=0)
+    drifts_new = models.PositiveIntegerField(default=0)
+    drifts_updated = models.PositiveIntegerField(default=0)
+    drifts_resolved = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "provider", "region", "resource_type"], name="jobunit_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}/{self.region}/{self.resource_type}"
+
+
+class IgnoreRule(models.Model):
+    """Changes matching this rule create no drift (a known, accepted difference)."""
+
+    resource_type = models.CharField(max_length=64, blank=True, help_text="Empty matches every type.")
+    path_glob = models.CharField(max_length=512, help_text="Attribute path glob, e.g. Tags.* or Versioning")
+    name_glob = models.CharField(max_length=512, blank=True, help_text="Optional resource name glob.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"ignore {self.resource_type or '*'} {self.path_glob}"
+
+    def matches(self, resource_type: str, name: str, path: str, now=None) -> bool:
+        """True when this rule silences a change at path on a resource of that type and name."""
+        if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
+            return False
+        if self.resource_type and self.resource_type != resource_type:
+            return False
+        if self.name_glob and not fnmatch.fnmatchcase(name, self.name_glob):
+            return False
+        return fnmatch.fnmatchcase(path, self.path_glob)

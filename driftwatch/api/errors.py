@@ -1,0 +1,93 @@
+"""One error shape for the whole API: {"error": {"code", "message", "details"}}."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError
+from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class Conflict(exceptions.APIException):
+    """409: the request is valid but the resource's state does not allow it."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the current state of the resource."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, details: dict | None = None):
+        super().__init__(message or self.default_detail, code or self.default_code)
+        self.details = details or {}
+
+
+_CODES = {
+    exceptions.ValidationError: "validation_error",
+    exceptions.ParseError: "parse_error",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+}
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict:
+    """The error envelope every API error uses."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _validation_message(detail) -> str:
+    if isinstance(detail, dict) and detail:
+        field = next(iter(detail))
+        first = detail[field]
+        text = first[0] if isinstance(first, list) and first else first
+        if field == "non_field_errors":
+            return str(text)
+        return f"Invalid {field}: {text}" if not isinstance(text, dict) else f"Invalid {field}."
+    if isinstance(detail, list) and detail:
+        return str(detail[0])
+    return "Invalid request."
+
+
+def exception_handler(exc, context):
+    """DRF exception handler producing the error envelope for every API error."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, Conflict):
+        return Response(error_body(exc.default_code if exc.detail.code is None else exc.detail.code,
+                                   str(exc.detail), exc.details), status=exc.status_code)
+    if isinstance(exc, exceptions.APIException):
+        code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None) is not None:
+            headers["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, exceptions.ValidationError):
+            details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+            body = error_body(code, _validation_message(exc.detail), details)
+        elif isinstance(exc, exceptions.Throttled):
+            body = error_body(code, "Request was throttled.", {"retry_after_seconds": exc.wait})
+        else:
+            body = error_body(code, str(exc.detail))
+        return Response(body, status=exc.status_code, headers=headers)
+    if isinstance(exc, DatabaseError) and "locked" in str(exc).lower():
+        # SQLite busy past its timeout: the client may retry; never a 500 for contention.
+        return Response(error_body("conflict", "The database is busy; retry the request."), status=409)
+    logger.exception("unhandled API error", exc_info=exc)
+    return Response(error_body("server_error", "Internal server error."), status=500)
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Catch-all for unknown /api/ paths: JSON 404 even with DEBUG on (handler404 does not run then)."""
+    return JsonResponse(error_body("not_found", f"No API endpoint at {request.path[:200]}."), status=404)

@@ -1,0 +1,66 @@
+"""Filter building blocks shared by the API's filtersets: strict ids and comma-separated choices."""
+
+from django import forms
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(filters.NumberFilter):
+    """A positive integer id (bigint range), so no value reaches the database out of range."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class CsvChoiceField(forms.Field):
+    """One value or a comma-separated list, each one of `choices`; errors name the allowed values."""
+
+    def __init__(self, *args, choices=(), **kwargs):
+        self.allowed = [c[0] if isinstance(c, tuple | list) else c for c in choices]
+        super().__init__(*args, **kwargs)
+
+    def clean(self, value):
+        if value in (None, ""):
+            return None
+        values = [v.strip() for v in str(value).split(",") if v.strip()]
+        unknown = [v for v in values if v not in self.allowed]
+        if unknown or not values:
+            raise forms.ValidationError(
+                f"Unknown value {', '.join(repr(v) for v in unknown) or repr(value)}; "
+                f"allowed values: {', '.join(self.allowed)}."
+            )
+        return values
+
+
+class CsvChoiceFilter(filters.Filter):
+    """Filter on one or several allowed values: ?severity=critical,high."""
+
+    field_class = CsvChoiceField
+
+    def __init__(self, *args, choices=(), **kwargs):
+        self.allowed_choices = choices
+        super().__init__(*args, choices=choices, **kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        if len(value) == 1:
+            return qs.filter(**{self.field_name: value[0]})
+        return qs.filter(**{f"{self.field_name}__in": value})
+
+
+def csv_choice_schema(choices) -> dict:
+    """OpenAPI schema for a CsvChoiceFilter parameter: a value or a comma-separated list of values."""
+    allowed = [c[0] if isinstance(c, tuple | list) else c for c in choices]
+    return {"type": "string", "pattern": rf"^({'|'.join(allowed)})(,({'|'.join(allowed)}))*$",
+            "example": allowed[0]}
+
+
+extend_schema_field(OpenApiTypes.INT)(IdFilter)

@@ -1,0 +1,105 @@
+"""Cross-cutting models: API tokens and the audit trail. No domain models live here."""
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+TOKEN_PREFIX = "dw_"
+
+
+def hash_token(raw: str) -> str:
+    """SHA-256 of a raw token; the only form a token is stored in."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> "ApiTokenQuerySet":
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+
+
+class ApiToken(models.Model):
+    """A Bearer token for the API, stored only as a hash; the raw value is shown once at creation."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.READ)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters after the prefix, so an operator can tell tokens apart without the secret.
+    key_hint = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(scope__in=["read", "write"]), name="apitoken_scope_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'token'} ({self.key_hint}…, {self.scope})"
+
+    @classmethod
+    def issue(cls, user, *, name: str = "", scope: str = TokenScope.READ, expires_at=None) -> tuple["ApiToken", str]:
+        """Create a token and return it with its raw value, which is not stored anywhere."""
+        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user, name=name, scope=scope, key_hash=hash_token(raw), key_hint=raw[:10], expires_at=expires_at
+        )
+        return token, raw
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+    def revoke(self) -> None:
+        """Revoke now; idempotent."""
+        ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+class AuditEntry(models.Model):
+    """Who changed what: one row per mutation of providers, ignore rules, tokens and baselines."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    action = models.CharField(max_length=32)  # create, update, delete, test, capture ...
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            # Audit history of one object, newest first.
+            models.Index(fields=["object_type", "object_id", "-at"], name="audit_object_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}#{self.object_id}"
+
+    @classmethod
+    def record(cls, actor, action: str, obj, changes: dict | None = None) -> "AuditEntry":
+        """Write one audit row for obj; secrets must already be removed from changes."""
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        return cls.objects.create(
+            actor=user,
+            action=action,
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            object_repr=str(obj)[:200],
+            changes=changes or {},
+        )

@@ -1,0 +1,19 @@
+"""URL map: the admin, the API under /api/v1, its schema and docs, and health probes."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from driftwatch.api.errors import api_not_found
+from driftwatch.health import healthz, readyz
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/", include("drifts.api.urls")),
+    # Anything else under /api/ is a JSON 404, with DEBUG on too, and never a CSRF failure.
+    re_path(r"^api/", api_not_found),
+]

@@ -1,0 +1,127 @@
+"""Provider-side orchestration: AWS sessions for a provider, and bulk upserts of scanned resources."""
+
+import ipaddress
+import socket
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Provider, Resource, config_hash
+
+# Link-local (incl. the EC2 metadata service 169.254.169.254) and the IPv6 metadata address are
+# never a legitimate AWS endpoint, whatever the allow-list says.
+_FORBIDDEN_NETWORKS = [ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"),
+                       ipaddress.ip_network("fd00:ec2::254/128")]
+
+
+class EndpointNotAllowed(ValueError):
+    """A provider's endpoint_url points somewhere DriftWatch must not call."""
+
+
+def _is_forbidden_ip(host: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in _FORBIDDEN_NETWORKS)
+
+
+def check_endpoint_url(url: str, *, resolve: bool = False) -> None:
+    """Refuse endpoint URLs that are not http(s), not on the allow-list, or link-local/metadata.
+
+    With resolve=True (at scan time) the host's DNS answers are checked too, so a name that
+    resolves to the metadata service is refused.
+    """
+    parsed = urlparse(url)
+    if parsed.scheme not in {"http", "https"}:
+        raise EndpointNotAllowed("endpoint_url must use http or https")
+    host = (parsed.hostname or "").lower()
+    if not host:
+        raise EndpointNotAllowed("endpoint_url has no host")
+    if _is_forbidden_ip(host):
+        raise EndpointNotAllowed("endpoint_url points at a link-local or metadata address")
+    allowed = settings.DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS
+    if not any(host == entry.lower() or (entry.startswith(".") and host.endswith(entry.lower())) for entry in allowed):
+        raise EndpointNotAllowed(f"endpoint_url host {host!r} is not in DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS")
+    if resolve:
+        try:
+            port = parsed.port or (443 if parsed.scheme == "https" else 80)
+            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        except (OSError, ValueError) as exc:
+            raise EndpointNotAllowed(f"endpoint_url host {host!r} does not resolve: {exc}") from None
+        if any(_is_forbidden_ip(info[4][0]) for info in infos):
+            raise EndpointNotAllowed("endpoint_url resolves to a link-local or metadata address")
+
+
+def aws_clients(provider: Provider):
+    """One boto3 session (and its shared clients) for a provider, honouring its settings."""
+    from .collectors.session import build_clients
+
+    if provider.endpoint_url:
+        check_endpoint_url(provider.endpoint_url, resolve=True)
+    regions = provider.regions or ["us-east-1"]
+    return build_clients(
+        credentials=provider.get_credentials(),
+        role_arn=provider.role_arn or None,
+        external_id=provider.external_id or None,
+        endpoint_url=provider.endpoint_url or None,
+        max_workers=provider.max_concurrency,
+        default_region=regions[0],
+    )
+
+
+_RESOURCE_FIELDS = ("id", "provider_id", "resource_type", "external_id", "name", "region", "config",
+                    "config_hash", "first_seen_at", "last_seen_at", "deleted_at")
+
+
+def upsert_resources(provider_id: int, resource_type: str, collected: list, now=None) -> tuple[list[Resource], set[int]]:
+    """Insert or update scanned resources in bulk; returns them (with ids) and the ids that are new."""
+    now = now or timezone.now()
+    by_external = {c.external_id: c for c in collected}
+    existing = {
+        r.external_id: r
+        for r in Resource.objects.filter(
+            provider_id=provider_id, resource_type=resource_type, external_id__in=list(by_external)
+        ).only(*_RESOURCE_FIELDS)
+    }
+    to_create, to_update = [], []
+    for external_id, item in by_external.items():
+        digest = config_hash(item.config)
+        row = existing.get(external_id)
+        if row is None:
+            to_create.append(
+                Resource(
+                    provider_id=provider_id,
+                    resource_type=resource_type,
+                    external_id=external_id,
+                    name=item.name[:512],
+                    region=item.region,
+                    config=item.config,
+                    config_hash=digest,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                )
+            )
+        else:
+            row.name, row.region, row.config, row.config_hash = item.name[:512], item.region, item.config, digest
+            row.last_seen_at, row.deleted_at = now, None
+            to_update.append(row)
+    created = Resource.objects.bulk_create(to_create)
+    if to_update:
+        Resource.objects.bulk_update(to_update, ["name", "region", "config", "config_hash", "last_seen_at", "deleted_at"])
+    return created + to_update, {r.pk for r in created}
+
+
+def vanished_resources(provider_id: int, resource_type: str, region: str | None, seen_before, keep_external_ids):
+    """Live resources of a scope not seen since seen_before (their listing succeeded without them)."""
+    qs = Resource.objects.filter(
+        provider_id=provider_id, resource_type=resource_type, deleted_at__isnull=True, last_seen_at__lt=seen_before
+    )
+    if region is not None:
+        qs = qs.filter(region=region)
+    if keep_external_ids:
+        qs = qs.exclude(external_id__in=list(keep_external_ids))
+    return qs.only(*_RESOURCE_FIELDS)
