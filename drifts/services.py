@@ -116,7 +116,9 @@ def capture_baseline_and_resolve(resource: Resource, *, actor, source: str = Bas
     with transaction.atomic():
         resource = Resource.objects.select_for_update().get(pk=resource.pk)
         baseline = baseline_services.capture_baseline(resource, user=actor, source=source)
-        others = list(Drift.objects.filter(resource_id=resource.pk, status__in=OPEN_STATUSES).values_list("pk", flat=True))
+        others = list(
+            Drift.objects.filter(resource_id=resource.pk, status__in=OPEN_STATUSES).values_list("pk", flat=True)
+        )
         why = (
             f"Resolved because drift #{cause.pk} was resolved with a new baseline #{baseline.pk}."
             if cause is not None
@@ -143,9 +145,9 @@ def start_detection(*, trigger: str, provider_id: int | None = None, user=None) 
     When a running job already covers any requested provider, that job is returned instead:
     a provider is never scanned by two jobs at once (Provider.running_job is claimed by CAS).
     """
-    from .tasks import scan_unit  # tasks import services; import late to keep the edge one-way
-
     from providers.collectors import scan_units
+
+    from .tasks import scan_unit  # tasks import services; import late to keep the edge one-way
 
     for _attempt in range(3):
         providers = Provider.objects.live()
@@ -183,7 +185,7 @@ def start_detection(*, trigger: str, provider_id: int | None = None, user=None) 
                 job.units_total = len(units)
                 job.save(update_fields=["units_total"])
                 unit_ids = [u.pk for u in units]
-                transaction.on_commit(lambda: [scan_unit.delay(pk) for pk in unit_ids])
+                transaction.on_commit(lambda ids=unit_ids: [scan_unit.delay(pk) for pk in ids])
             logger.info("detection job started", extra={"job_id": job.pk, "provider_ids": ids, "trigger": trigger})
             if not unit_ids:
                 finalize_job(job.pk)
@@ -207,13 +209,22 @@ class RetryableScanError(Exception):
     """A provider call failed in a way worth retrying the whole unit (connection, throttling)."""
 
 
-_RETRYABLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown", "TooManyRequestsException",
-                    "RequestThrottled", "ServiceUnavailable", "InternalError"}
+_RETRYABLE_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "ServiceUnavailable",
+    "InternalError",
+}
 
 
 def is_retryable(exc: Exception) -> bool:
     """Throttling past botocore's own retries, and connection failures, merit another try."""
-    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
+    from botocore.exceptions import ClientError, ReadTimeoutError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(exc, BotoConnectionError | ReadTimeoutError):
         return True
@@ -255,8 +266,12 @@ def run_unit(unit_id: int, *, allow_retry: bool = False, batch_size: int | None 
     unit = JobUnit.objects.select_related("job", "provider").filter(pk=unit_id).first()
     if unit is None or unit.status != UnitStatus.PENDING or unit.job.status != JobStatus.RUNNING:
         return  # already done (redelivered task) or the job was reaped
-    log = {"job_id": unit.job_id, "provider_id": unit.provider_id, "region": unit.region,
-           "resource_type": unit.resource_type}
+    log = {
+        "job_id": unit.job_id,
+        "provider_id": unit.provider_id,
+        "region": unit.region,
+        "resource_type": unit.resource_type,
+    }
     started = timezone.now()
     JobUnit.objects.filter(pk=unit.pk).update(started_at=started)
     try:
@@ -306,7 +321,14 @@ def run_unit(unit_id: int, *, allow_retry: bool = False, batch_size: int | None 
 def _open_drifts_by_resource(resource_ids: list[int]) -> dict[int, dict[str, Drift]]:
     found: dict[int, dict[str, Drift]] = {}
     for d in Drift.objects.filter(resource_id__in=resource_ids, status__in=OPEN_STATUSES).only(
-        "id", "resource_id", "path", "drift_type", "severity", "summary", "baseline_value", "current_value",
+        "id",
+        "resource_id",
+        "path",
+        "drift_type",
+        "severity",
+        "summary",
+        "baseline_value",
+        "current_value",
         "status",
     ):
         found.setdefault(d.resource_id, {})[d.path] = d
@@ -406,7 +428,11 @@ def _apply_findings(unit, by_id, baselines, findings, open_drifts, counts: _Coun
                 or drift.summary != verdict.summary[:500]
             )
             drift.current_value, drift.baseline_value = change["current"], change["baseline"]
-            drift.severity, drift.drift_type, drift.summary = verdict.severity, verdict.drift_type, verdict.summary[:500]
+            drift.severity, drift.drift_type, drift.summary = (
+                verdict.severity,
+                verdict.drift_type,
+                verdict.summary[:500],
+            )
             drift.diff, drift.last_seen_at, drift.job_id = changes, now, unit.job_id
             if changed:
                 drift.updated_at = now
@@ -427,13 +453,25 @@ def _apply_findings(unit, by_id, baselines, findings, open_drifts, counts: _Coun
     if to_update:
         Drift.objects.bulk_update(
             to_update,
-            ["current_value", "baseline_value", "severity", "drift_type", "summary", "diff", "last_seen_at",
-             "job_id", "updated_at"],
+            [
+                "current_value",
+                "baseline_value",
+                "severity",
+                "drift_type",
+                "summary",
+                "diff",
+                "last_seen_at",
+                "job_id",
+                "updated_at",
+            ],
         )
     if reverted:
         moved = move_drifts(
-            reverted, DriftStatus.RESOLVED, resolution=Resolution.REVERTED,
-            note="Resolved by scan: the attribute is back at its baseline value.", now=now,
+            reverted,
+            DriftStatus.RESOLVED,
+            resolution=Resolution.REVERTED,
+            note="Resolved by scan: the attribute is back at its baseline value.",
+            now=now,
         )
         counts.resolved += len(moved.moved)
 
@@ -476,8 +514,12 @@ def _finish_unit(unit: JobUnit, status: str, counts: _Counts, errors: list[str])
         return
     if errors:
         entries = [
-            {"provider_id": unit.provider_id, "region": unit.region, "resource_type": unit.resource_type,
-             "message": message}
+            {
+                "provider_id": unit.provider_id,
+                "region": unit.region,
+                "resource_type": unit.resource_type,
+                "message": message,
+            }
             for message in errors
         ]
         with transaction.atomic():
@@ -521,7 +563,9 @@ def reap_stale_jobs(max_age_minutes: int | None = None) -> list[int]:
     age = max_age_minutes or settings.DRIFTWATCH_JOB_TIMEOUT_MINUTES
     cutoff = timezone.now() - timezone.timedelta(minutes=age)
     reaped = []
-    for job_id in DetectionJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=cutoff).values_list("pk", flat=True):
+    for job_id in DetectionJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=cutoff).values_list(
+        "pk", flat=True
+    ):
         with transaction.atomic():
             now = timezone.now()
             JobUnit.objects.filter(job_id=job_id, status=UnitStatus.PENDING).update(
@@ -533,8 +577,12 @@ def reap_stale_jobs(max_age_minutes: int | None = None) -> list[int]:
             if won:
                 job = DetectionJob.objects.select_for_update().get(pk=job_id)
                 job.errors = (job.errors or []) + [
-                    {"provider_id": None, "region": None, "resource_type": None,
-                     "message": f"Job did not finish within {age} minutes; marked failed by the reaper."}
+                    {
+                        "provider_id": None,
+                        "region": None,
+                        "resource_type": None,
+                        "message": f"Job did not finish within {age} minutes; marked failed by the reaper.",
+                    }
                 ]
                 job.save(update_fields=["errors"])
                 Provider.objects.filter(running_job_id=job_id).update(running_job=None)

@@ -130,7 +130,7 @@ ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "driftwatch.admin_site.DriftWatchAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -177,6 +177,10 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 DATABASES = {"default": _database_from_url(DATABASE_URL) if DATABASE_URL else _sqlite(VAR_DIR / "driftwatch.sqlite3")}
+if TESTING and DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A file, not the in-memory default: concurrency tests need real locking across connections,
+    # and one file per test process keeps parallel runs apart.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -246,8 +250,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "driftwatch.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": (
-        ["rest_framework.renderers.JSONRenderer"]
-        + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else [])
+        ["rest_framework.renderers.JSONRenderer"] + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else [])
     ),
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -264,7 +267,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    # One component name per choice set, so the schema generates without warnings (check --deploy).
+    "ENUM_NAME_OVERRIDES": {
+        "DriftStatusEnum": "drifts.models.DriftStatus",
+        "JobStatusEnum": "drifts.models.JobStatus",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "dw_..."}}
     },
@@ -283,12 +290,14 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 BROKER_DIR = VAR_DIR / "broker"
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "filesystem://"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Without this kombu writes its broadcast (pidbox) exchange files into the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 elif urlparse(CELERY_BROKER_URL).scheme not in {"redis", "rediss", "amqp", "memory", "filesystem"}:

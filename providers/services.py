@@ -11,8 +11,11 @@ from .models import Provider, Resource, config_hash
 
 # Link-local (incl. the EC2 metadata service 169.254.169.254) and the IPv6 metadata address are
 # never a legitimate AWS endpoint, whatever the allow-list says.
-_FORBIDDEN_NETWORKS = [ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"),
-                       ipaddress.ip_network("fd00:ec2::254/128")]
+_FORBIDDEN_NETWORKS = [
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fe80::/10"),
+    ipaddress.ip_network("fd00:ec2::254/128"),
+]
 
 
 class EndpointNotAllowed(ValueError):
@@ -73,11 +76,24 @@ def aws_clients(provider: Provider):
     )
 
 
-_RESOURCE_FIELDS = ("id", "provider_id", "resource_type", "external_id", "name", "region", "config",
-                    "config_hash", "first_seen_at", "last_seen_at", "deleted_at")
+_RESOURCE_FIELDS = (
+    "id",
+    "provider_id",
+    "resource_type",
+    "external_id",
+    "name",
+    "region",
+    "config",
+    "config_hash",
+    "first_seen_at",
+    "last_seen_at",
+    "deleted_at",
+)
 
 
-def upsert_resources(provider_id: int, resource_type: str, collected: list, now=None) -> tuple[list[Resource], set[int]]:
+def upsert_resources(
+    provider_id: int, resource_type: str, collected: list, now=None
+) -> tuple[list[Resource], set[int]]:
     """Insert or update scanned resources in bulk; returns them (with ids) and the ids that are new."""
     now = now or timezone.now()
     by_external = {c.external_id: c for c in collected}
@@ -111,7 +127,9 @@ def upsert_resources(provider_id: int, resource_type: str, collected: list, now=
             to_update.append(row)
     created = Resource.objects.bulk_create(to_create)
     if to_update:
-        Resource.objects.bulk_update(to_update, ["name", "region", "config", "config_hash", "last_seen_at", "deleted_at"])
+        Resource.objects.bulk_update(
+            to_update, ["name", "region", "config", "config_hash", "last_seen_at", "deleted_at"]
+        )
     return created + to_update, {r.pk for r in created}
 
 
@@ -125,3 +143,29 @@ def vanished_resources(provider_id: int, resource_type: str, region: str | None,
     if keep_external_ids:
         qs = qs.exclude(external_id__in=list(keep_external_ids))
     return qs.only(*_RESOURCE_FIELDS)
+
+
+class ConnectionCheckFailed(Exception):
+    """The provider's credentials or endpoint did not work; the message is safe to show."""
+
+
+def test_connection(provider: Provider) -> dict:
+    """STS GetCallerIdentity with the provider's settings: {"account", "arn"} or ConnectionCheckFailed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .collectors.session import caller_identity
+    from .crypto import CredentialsError
+
+    try:
+        return caller_identity(aws_clients(provider))
+    except (ClientError, BotoCoreError, EndpointNotAllowed, CredentialsError) as exc:
+        raise ConnectionCheckFailed(_safe_message(exc)) from None
+
+
+def _safe_message(exc: Exception) -> str:
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".strip()[:300]
+    return str(exc)[:300]
