@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("drifts.api.urls")),
+    path("api/v1/", include("providers.api.urls")),
+    path("api/v1/", include("baselines.api.urls")),
     # Anything else under /api/ is a JSON 404, with DEBUG on too, and never a CSRF failure.
     re_path(r"^api/", api_not_found),
 ]

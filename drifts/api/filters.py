@@ -27,15 +27,18 @@ class DriftFilter(filters.FilterSet):
     provider_id = IdFilter(field_name="provider_id", help_text="Filter by provider ID.")
     resource_id = IdFilter(field_name="resource_id", help_text="Filter by resource ID.")
     severity = SeverityFilter(
-        field_name="severity", choices=Severity.choices,
+        field_name="severity",
+        choices=Severity.choices,
         help_text="critical, high, medium or low; several comma-separated.",
     )
     type = TypeFilter(
-        field_name="drift_type", choices=DriftType.choices,
+        field_name="drift_type",
+        choices=DriftType.choices,
         help_text="configuration, security or compliance; several comma-separated.",
     )
     status = StatusFilter(
-        field_name="status", choices=DriftStatus.choices,
+        field_name="status",
+        choices=DriftStatus.choices,
         help_text="detected, investigating or resolved; several comma-separated.",
     )
     resource_type = filters.CharFilter(field_name="resource_type", max_length=64, help_text="e.g. s3_bucket")

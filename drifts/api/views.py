@@ -23,8 +23,19 @@ from .serializers import (
     DriftSummarySerializer,
 )
 
-_LIST_FIELDS = ("id", "resource_id", "resource__name", "resource_type", "drift_type", "severity", "status",
-                "summary", "baseline_value", "current_value", "detected_at")
+_LIST_FIELDS = (
+    "id",
+    "resource_id",
+    "resource__name",
+    "resource_type",
+    "drift_type",
+    "severity",
+    "status",
+    "summary",
+    "baseline_value",
+    "current_value",
+    "detected_at",
+)
 
 
 def _illegal_move(drift_id: int, current: str) -> Conflict:
@@ -54,9 +65,22 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             return super().get_queryset()
         return (
             Drift.objects.select_related("resource", "baseline")
-            .only(*_LIST_FIELDS, "provider_id", "path", "diff", "baseline__id", "baseline__captured_at", "job_id",
-                  "last_seen_at", "updated_at", "resolved_at", "resolution")
-            .prefetch_related(Prefetch("events", queryset=DriftEvent.objects.select_related("actor").order_by("at", "id")))
+            .only(
+                *_LIST_FIELDS,
+                "provider_id",
+                "path",
+                "diff",
+                "baseline__id",
+                "baseline__captured_at",
+                "job_id",
+                "last_seen_at",
+                "updated_at",
+                "resolved_at",
+                "resolution",
+            )
+            .prefetch_related(
+                Prefetch("events", queryset=DriftEvent.objects.select_related("actor").order_by("at", "id"))
+            )
         )
 
     def get_serializer_class(self):

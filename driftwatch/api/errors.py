@@ -63,8 +63,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, Conflict):
-        return Response(error_body(exc.default_code if exc.detail.code is None else exc.detail.code,
-                                   str(exc.detail), exc.details), status=exc.status_code)
+        return Response(
+            error_body(exc.default_code if exc.detail.code is None else exc.detail.code, str(exc.detail), exc.details),
+            status=exc.status_code,
+        )
     if isinstance(exc, exceptions.APIException):
         code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
         headers = {}

@@ -59,8 +59,7 @@ class CsvChoiceFilter(filters.Filter):
 def csv_choice_schema(choices) -> dict:
     """OpenAPI schema for a CsvChoiceFilter parameter: a value or a comma-separated list of values."""
     allowed = [c[0] if isinstance(c, tuple | list) else c for c in choices]
-    return {"type": "string", "pattern": rf"^({'|'.join(allowed)})(,({'|'.join(allowed)}))*$",
-            "example": allowed[0]}
+    return {"type": "string", "pattern": rf"^({'|'.join(allowed)})(,({'|'.join(allowed)}))*$", "example": allowed[0]}
 
 
 extend_schema_field(OpenApiTypes.INT)(IdFilter)

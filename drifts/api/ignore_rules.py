@@ -1,0 +1,175 @@
+"""The ignore-rules API: accepted differences that create no drift. Changes need a write token and are audited."""
+
+from django.db import transaction
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+
+from driftwatch.api.schema import errors
+from driftwatch.models import AuditEntry
+from providers.api.filters import StrictBooleanFilter
+
+from ..models import IgnoreRule
+from .serializers import StrictSerializer, iso_utc
+
+# What the audit trail records of a rule (it holds no secret).
+_AUDITED = ("resource_type", "path_glob", "name_glob", "expires_at", "reason")
+
+# --- serializers --------------------------------------------------------------------------------------
+
+
+class IgnoreRuleSerializer(serializers.Serializer):
+    """An ignore rule as the API shows it."""
+
+    id = serializers.IntegerField()
+    resource_type = serializers.CharField(allow_null=True, help_text="null matches every resource type.")
+    path_glob = serializers.CharField(help_text="Attribute path glob, e.g. Tags.* or Versioning.")
+    name_glob = serializers.CharField(allow_null=True, help_text="Resource name glob; null matches every name.")
+    expires_at = serializers.DateTimeField(allow_null=True)
+    active = serializers.BooleanField(help_text="false once expires_at has passed.")
+    reason = serializers.CharField()
+    created_by = serializers.CharField(allow_null=True, help_text="Username.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def to_representation(self, rule) -> dict:
+        return {
+            "id": rule.pk,
+            "resource_type": rule.resource_type or None,
+            "path_glob": rule.path_glob,
+            "name_glob": rule.name_glob or None,
+            "expires_at": iso_utc(rule.expires_at),
+            "active": rule.expires_at is None or rule.expires_at > timezone.now(),
+            "reason": rule.reason,
+            "created_by": rule.created_by.get_username() if rule.created_by_id else None,
+            "created_at": iso_utc(rule.created_at),
+            "updated_at": iso_utc(rule.updated_at),
+        }
+
+
+class IgnoreRuleWriteSerializer(StrictSerializer):
+    """Body of POST (path_glob and reason required) and PATCH (any subset) on /ignore-rules."""
+
+    resource_type = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="A collected resource type (e.g. s3_bucket); null or empty for every type.",
+    )
+    path_glob = serializers.CharField(max_length=512)
+    name_glob = serializers.CharField(max_length=512, required=False, allow_null=True, allow_blank=True)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="ISO 8601, in the future.")
+    reason = serializers.CharField(max_length=2000)
+
+    def validate_resource_type(self, value: str | None) -> str:
+        from providers.collectors import COLLECTORS
+
+        if not value:
+            return ""
+        if value not in COLLECTORS:
+            raise serializers.ValidationError(
+                f"Unknown resource type {value[:64]!r}; known types: {', '.join(sorted(COLLECTORS))}."
+            )
+        return value
+
+    def validate_name_glob(self, value: str | None) -> str:
+        return value or ""
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("expires_at must be in the future.")
+        return value
+
+
+def _audited(rule: IgnoreRule) -> dict:
+    values = {name: getattr(rule, name) for name in _AUDITED}
+    values["expires_at"] = iso_utc(rule.expires_at)
+    return values
+
+
+# --- filters ------------------------------------------------------------------------------------------
+
+
+class IgnoreRuleFilter(filters.FilterSet):
+    resource_type = filters.CharFilter(field_name="resource_type", max_length=64, help_text="e.g. s3_bucket")
+    active = StrictBooleanFilter(method="filter_active", help_text="true: rules that have not expired.")
+
+    class Meta:
+        model = IgnoreRule
+        fields = []
+
+    def filter_active(self, queryset, name, value):
+        if value is None:
+            return queryset
+        now = timezone.now()
+        if value:
+            return queryset.exclude(expires_at__lte=now)
+        return queryset.filter(expires_at__lte=now)
+
+
+# --- views --------------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List ignore rules", responses={200: IgnoreRuleSerializer(many=True), **errors(400)}),
+    retrieve=extend_schema(summary="Get an ignore rule", responses={200: IgnoreRuleSerializer, **errors(404)}),
+)
+class IgnoreRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Rules that silence known, accepted differences; they apply from the next scan on."""
+
+    queryset = IgnoreRule.objects.select_related("created_by").order_by("id")
+    serializer_class = IgnoreRuleSerializer
+    filterset_class = IgnoreRuleFilter
+    lookup_value_regex = r"[0-9]{1,18}"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    def _detail(self, pk: int, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(IgnoreRuleSerializer(self.get_queryset().get(pk=pk)).data, status=status_code)
+
+    @extend_schema(
+        summary="Create an ignore rule",
+        request=IgnoreRuleWriteSerializer,
+        responses={201: IgnoreRuleSerializer, **errors(400, 403)},
+    )
+    def create(self, request):
+        body = IgnoreRuleWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = request.user if request.user.is_authenticated else None
+        with transaction.atomic():
+            rule = IgnoreRule.objects.create(created_by=user, **body.validated_data)
+            AuditEntry.record(request.user, "create", rule, _audited(rule))
+        return self._detail(rule.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Update an ignore rule",
+        request=IgnoreRuleWriteSerializer,
+        responses={200: IgnoreRuleSerializer, **errors(400, 403, 404)},
+    )
+    def partial_update(self, request, pk=None):
+        rule = self.get_object()
+        body = IgnoreRuleWriteSerializer(rule, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        before = _audited(rule)
+        for name, value in body.validated_data.items():
+            setattr(rule, name, value)
+        after = _audited(rule)
+        changes = {name: [before[name], after[name]] for name in after if before[name] != after[name]}
+        with transaction.atomic():
+            rule.save(update_fields=[*body.validated_data, "updated_at"])
+            if changes:
+                AuditEntry.record(request.user, "update", rule, changes)
+        return self._detail(rule.pk)
+
+    @extend_schema(summary="Delete an ignore rule", responses={204: None, **errors(403, 404)})
+    def destroy(self, request, pk=None):
+        rule = self.get_object()
+        with transaction.atomic():
+            AuditEntry.record(request.user, "delete", rule, _audited(rule))
+            rule.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,80 @@
+"""Filters of GET /api/v1/providers and GET /api/v1/resources."""
+
+from django import forms
+from django.db.models import Exists, OuterRef
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from drifts.models import OPEN_STATUSES, Drift
+from driftwatch.api.filters import IdFilter
+
+from ..models import Provider, Resource
+
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+class StrictBooleanField(forms.Field):
+    """true/false (also 1/0, yes/no); anything else is an error, not a silently ignored filter."""
+
+    def clean(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise forms.ValidationError(f"Expected true or false, got {str(value)[:40]!r}.")
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(filters.Filter):
+    field_class = StrictBooleanField
+
+
+class ProviderFilter(filters.FilterSet):
+    enabled = StrictBooleanFilter(field_name="enabled", help_text="true: providers that are scanned.")
+
+    class Meta:
+        model = Provider
+        fields = []
+
+
+class ResourceFilter(filters.FilterSet):
+    provider_id = IdFilter(field_name="provider_id", help_text="Filter by provider ID.")
+    resource_type = filters.CharFilter(field_name="resource_type", max_length=64, help_text="e.g. s3_bucket")
+    region = filters.CharFilter(field_name="region", max_length=32, help_text="e.g. us-east-1, or global")
+    search = filters.CharFilter(
+        field_name="name", lookup_expr="icontains", max_length=200, help_text="Case-insensitive part of the name."
+    )
+    has_open_drifts = StrictBooleanFilter(
+        method="filter_has_open_drifts", help_text="true: only resources with a detected or investigating drift."
+    )
+    deleted = StrictBooleanFilter(
+        method="filter_deleted",
+        help_text="Default false: live resources only. true: only resources that vanished from their account "
+        "(or whose provider was deleted).",
+    )
+
+    class Meta:
+        model = Resource
+        fields = []
+
+    def filter_queryset(self, queryset):
+        # Live resources unless the client asks for deleted ones: a vanished bucket is history, not inventory.
+        if self.form.cleaned_data.get("deleted") is None:
+            queryset = queryset.filter(deleted_at__isnull=True)
+        return super().filter_queryset(queryset)
+
+    def filter_has_open_drifts(self, queryset, name, value):
+        if value is None:
+            return queryset
+        open_drifts = Drift.objects.filter(resource_id=OuterRef("pk"), status__in=OPEN_STATUSES)
+        return queryset.filter(Exists(open_drifts)) if value else queryset.exclude(Exists(open_drifts))
+
+    def filter_deleted(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(deleted_at__isnull=not value)
