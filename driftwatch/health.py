@@ -42,5 +42,3 @@ def readyz(request) -> JsonResponse:
         checks["database"] = False
     ok = all(checks.values())
     return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
-
-

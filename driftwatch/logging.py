@@ -7,8 +7,13 @@ import re
 # Values that must never reach a log line: AWS secret keys, session tokens, our API tokens, Fernet blobs.
 _SECRET_PATTERNS = [
     (re.compile(r"dw_[A-Za-z0-9_\-]{20,}"), "dw_***"),
-    (re.compile(r"(?i)(secret_access_key|aws_secret_access_key|session_token|password|authorization)"
-                r"(['\"]?\s*[:=]\s*['\"]?)([^'\"\s,}]+)"), r"\1\2***"),
+    (
+        re.compile(
+            r"(?i)(secret_access_key|aws_secret_access_key|session_token|password|authorization)"
+            r"(['\"]?\s*[:=]\s*['\"]?)([^'\"\s,}]+)"
+        ),
+        r"\1\2***",
+    ),
     (re.compile(r"gAAAAA[A-Za-z0-9_\-=]{20,}"), "***"),
 ]
 

@@ -7,14 +7,23 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from baselines.models import Baseline
-from driftwatch.tests.factories import T0, make_drift, make_provider, make_resource
 from drifts.models import DetectionJob, Drift, DriftEvent, JobUnit
+from driftwatch.tests.factories import T0, make_drift, make_provider, make_resource
 
 pytestmark = pytest.mark.django_db
 
 LIST_FIELDS = {
-    "id", "resource_id", "resource_name", "resource_type", "drift_type", "severity", "status", "summary",
-    "baseline_value", "current_value", "detected_at",
+    "id",
+    "resource_id",
+    "resource_name",
+    "resource_type",
+    "drift_type",
+    "severity",
+    "status",
+    "summary",
+    "baseline_value",
+    "current_value",
+    "detected_at",
 }
 
 
@@ -66,8 +75,9 @@ def test_per_page_is_capped_at_100(api, drift):
     assert api.get("/api/v1/drifts?per_page=1000").json()["meta"]["per_page"] == 100
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=-1", "page=abc", "per_page=0", "per_page=1.5", "page="
-                                   "99999999999999999999999"])
+@pytest.mark.parametrize(
+    "query", ["page=0", "page=-1", "page=abc", "per_page=0", "per_page=1.5", "page=99999999999999999999999"]
+)
 def test_bad_page_parameters_are_400(api, drift, query):
     response = api.get(f"/api/v1/drifts?{query}")
     assert response.status_code == 400
@@ -87,8 +97,17 @@ def test_unknown_filter_value_is_400_naming_parameter_and_allowed_values(api, dr
     assert "urgent" in message
 
 
-@pytest.mark.parametrize("query", ["provider_id=abc", "resource_id=-3", "provider_id=99999999999999999999",
-                                   "detected_after=yesterday", "type=nope", "status=open"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "provider_id=abc",
+        "resource_id=-3",
+        "provider_id=99999999999999999999",
+        "detected_after=yesterday",
+        "type=nope",
+        "status=open",
+    ],
+)
 def test_malformed_filters_are_400(api, drift, query):
     assert api.get(f"/api/v1/drifts?{query}").status_code == 400
 
@@ -98,8 +117,7 @@ def test_filters_narrow_the_list(api):
     r1, r2 = make_resource(p1), make_resource(p2, resource_type="ec2_security_group")
     a = make_drift(r1, severity="critical", drift_type="security")
     b = make_drift(r1, path="Tags.env", severity="low", drift_type="configuration", status="investigating")
-    c = make_drift(r2, path="IngressRules", severity="high", drift_type="security",
-                   detected_at=T0 + timedelta(days=2))
+    c = make_drift(r2, path="IngressRules", severity="high", drift_type="security", detected_at=T0 + timedelta(days=2))
 
     def ids(query):
         return {d["id"] for d in api.get(f"/api/v1/drifts?{query}").json()["data"]}
@@ -145,8 +163,13 @@ def test_detail_carries_path_diff_baseline_job_and_events(api, drift, user):
     assert body["job_id"] is None
     assert body["resolved_at"] is None and body["resolution"] is None
     assert body["events"] == [
-        {"from_status": None, "to_status": "detected", "actor": None, "note": "Detected by scan.",
-         "at": "2024-01-15T14:30:00Z"}
+        {
+            "from_status": None,
+            "to_status": "detected",
+            "actor": None,
+            "note": "Detected by scan.",
+            "at": "2024-01-15T14:30:00Z",
+        }
     ]
 
 
@@ -180,23 +203,37 @@ def test_patch_follows_the_transition_table(api, resource, user, start, target, 
         assert body["status"] == target == drift.status
         assert events[-1].from_status == start and events[-1].to_status == target
         assert events[-1].actor == user and events[-1].note == "looking"
-        assert body["events"][-1] == {"from_status": start, "to_status": target, "actor": "alice",
-                                      "note": "looking", "at": body["events"][-1]["at"]}
+        assert body["events"][-1] == {
+            "from_status": start,
+            "to_status": target,
+            "actor": "alice",
+            "note": "looking",
+            "at": body["events"][-1]["at"],
+        }
         if target == "resolved":
             assert drift.resolution == "manual" and drift.resolved_by == user and drift.resolved_at is not None
     else:
         error = response.json()["error"]
         assert error["code"] == "invalid_transition"
         assert error["details"]["current_status"] == start
-        assert error["details"]["allowed_statuses"] == {"detected": ["investigating", "resolved"],
-                                                        "investigating": ["resolved"], "resolved": []}[start]
+        assert (
+            error["details"]["allowed_statuses"]
+            == {"detected": ["investigating", "resolved"], "investigating": ["resolved"], "resolved": []}[start]
+        )
         assert drift.status == start and len(events) == 1
 
 
 @pytest.mark.parametrize(
     "body",
-    [{"status": "detected"}, {"status": "open"}, {}, {"note": "x"}, {"status": "resolved", "severity": "low"},
-     ["resolved"], {"status": None}],
+    [
+        {"status": "detected"},
+        {"status": "open"},
+        {},
+        {"note": "x"},
+        {"status": "resolved", "severity": "low"},
+        ["resolved"],
+        {"status": None},
+    ],
 )
 def test_patch_rejects_bad_bodies_with_400_and_changes_nothing(api, drift, body):
     response = api.patch(f"/api/v1/drifts/{drift.pk}", body, format="json")
@@ -232,8 +269,7 @@ def test_resolve_with_capture_baseline_rebaselines_and_resolves_siblings(api, us
     old = {"PublicAccessBlock": {"BlockPublicAcls": True}, "Tags": {"env": "prod"}}
     resource = make_resource(provider, config=current, baseline=old)
     first = make_drift(resource)
-    sibling = make_drift(resource, path="Tags.env", severity="low", drift_type="configuration",
-                         status="investigating")
+    sibling = make_drift(resource, path="Tags.env", severity="low", drift_type="configuration", status="investigating")
     old_baseline = Baseline.objects.get(resource=resource, is_current=True)
 
     response = api.post(f"/api/v1/drifts/{first.pk}/resolve", {"capture_baseline": True}, format="json")
@@ -252,7 +288,9 @@ def test_resolve_with_capture_baseline_rebaselines_and_resolves_siblings(api, us
 
 
 def test_resolve_rejects_non_boolean_and_unknown_fields(api, drift):
-    assert api.post(f"/api/v1/drifts/{drift.pk}/resolve", {"capture_baseline": "maybe"}, format="json").status_code == 400
+    assert (
+        api.post(f"/api/v1/drifts/{drift.pk}/resolve", {"capture_baseline": "maybe"}, format="json").status_code == 400
+    )
     assert api.post(f"/api/v1/drifts/{drift.pk}/resolve", {"force": True}, format="json").status_code == 400
     drift.refresh_from_db()
     assert drift.status == "detected"
@@ -324,6 +362,8 @@ def test_events_count_matches_status_changes(api, drift):
     api.patch(f"/api/v1/drifts/{drift.pk}", {"status": "investigating"}, format="json")
     api.post(f"/api/v1/drifts/{drift.pk}/resolve", {}, format="json")
     assert list(DriftEvent.objects.filter(drift=drift).values_list("from_status", "to_status")) == [
-        (None, "detected"), ("detected", "investigating"), ("investigating", "resolved")
+        (None, "detected"),
+        ("detected", "investigating"),
+        ("investigating", "resolved"),
     ]
     assert Drift.objects.get(pk=drift.pk).status == "resolved"

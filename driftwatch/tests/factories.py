@@ -46,7 +46,10 @@ def make_resource(provider: Provider, *, config: dict | None = None, baseline: d
     resource = Resource.objects.create(**values)
     base = baseline if baseline is not None else config
     Baseline.objects.create(
-        resource=resource, config=base, config_hash=config_hash(base), source=BaselineSource.DISCOVERED,
+        resource=resource,
+        config=base,
+        config_hash=config_hash(base),
+        source=BaselineSource.DISCOVERED,
         captured_at=T0 - timedelta(days=1),
     )
     return resource
@@ -72,6 +75,7 @@ def make_drift(resource: Resource, *, detected_at=None, **kw) -> Drift:
     }
     values.update(kw)
     drift = Drift.objects.create(**values)
-    DriftEvent.objects.create(drift=drift, from_status=None, to_status="detected", note="Detected by scan.",
-                              at=drift.detected_at)
+    DriftEvent.objects.create(
+        drift=drift, from_status=None, to_status="detected", note="Detected by scan.", at=drift.detected_at
+    )
     return drift

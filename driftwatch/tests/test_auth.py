@@ -106,8 +106,18 @@ def test_throttling_answers_429_in_error_shape(api, settings, monkeypatch):
 
 
 def test_create_api_token_command_prints_token_last(capsys, db):
-    call_command("create_api_token", "--user", "ci-bot", "--create-user", "--scope", "write", "--name", "ci",
-                 "--expires-days", "30")
+    call_command(
+        "create_api_token",
+        "--user",
+        "ci-bot",
+        "--create-user",
+        "--scope",
+        "write",
+        "--name",
+        "ci",
+        "--expires-days",
+        "30",
+    )
     out = capsys.readouterr().out.strip().splitlines()
     raw = out[-1]
     token = ApiToken.objects.get(key_hash=hash_token(raw))

@@ -49,7 +49,9 @@ class Command(BaseCommand):
         width = 30
         filled = int(width * job.percent / 100)
         bar = "#" * filled + "-" * (width - filled)
-        line = f"\r[{bar}] {job.percent:3d}%  units {job.units_done}/{job.units_total}  resources {job.resources_scanned}"
+        line = (
+            f"\r[{bar}] {job.percent:3d}%  units {job.units_done}/{job.units_total}  resources {job.resources_scanned}"
+        )
         stream = self.stdout if sys.stdout.isatty() else None
         if stream is not None:
             stream.write(line, ending="")
