@@ -252,3 +252,29 @@ class IgnoreRule(models.Model):
         if self.name_glob and not fnmatch.fnmatchcase(name, self.name_glob):
             return False
         return fnmatch.fnmatchcase(path, self.path_glob)
+
+
+class DriftCount(models.Model):
+    """How many drifts exist per (provider, resource_type, severity, drift_type, status).
+
+    Maintained by database triggers on drifts_drift (migration 0003) in the same transaction as every
+    insert, update and delete, so list totals and the summary read a few hundred rows instead of
+    counting millions, and stay exact whatever code path wrote the drifts.
+    """
+
+    provider_id = models.BigIntegerField()
+    resource_type = models.CharField(max_length=64)
+    severity = models.CharField(max_length=16)
+    drift_type = models.CharField(max_length=16)
+    status = models.CharField(max_length=16)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_id", "resource_type", "severity", "drift_type", "status"], name="driftcount_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}/{self.resource_type}/{self.severity}/{self.drift_type}/{self.status}: {self.n}"

@@ -367,3 +367,18 @@ def test_events_count_matches_status_changes(api, drift):
         ("investigating", "resolved"),
     ]
     assert Drift.objects.get(pk=drift.pk).status == "resolved"
+
+
+def test_deep_pages_return_the_same_rows_as_the_ordering(api, resource):
+    Drift.objects.bulk_create(
+        Drift(
+            resource=resource, provider_id=resource.provider_id, resource_type="s3_bucket", path=f"Tags.k{i}",
+            drift_type="configuration", severity="low", summary=f"s{i}", detected_at=T0 + timedelta(minutes=i % 7),
+            last_seen_at=T0, updated_at=T0,
+        )
+        for i in range(1030)
+    )
+    expected = list(Drift.objects.order_by("-detected_at", "-id").values_list("id", flat=True)[1000:1010])
+    body = api.get("/api/v1/drifts?per_page=10&page=101").json()
+    assert [d["id"] for d in body["data"]] == expected
+    assert body["meta"]["total"] == 1030

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
+DEFERRED_JOIN_OFFSET = 1000
 
 
 def positive_int_param(params, name: str, default: int) -> int:
@@ -29,7 +30,13 @@ class PagePagination(pagination.BasePagination):
         offset = (self.page - 1) * self.per_page
         if offset >= self.total:
             return []
-        return list(queryset[offset : offset + self.per_page])
+        if offset < DEFERRED_JOIN_OFFSET:
+            return list(queryset[offset : offset + self.per_page])
+        # Deep pages: walk the (index-only) ordering for the page's ids first, then fetch just those
+        # rows, instead of building and discarding `offset` full rows.
+        ids = list(queryset.values_list("pk", flat=True)[offset : offset + self.per_page])
+        rows = {row.pk: row for row in queryset.filter(pk__in=ids)}
+        return [rows[pk] for pk in ids if pk in rows]
 
     def get_paginated_response(self, data) -> Response:
         return Response({"data": data, "meta": {"total": self.total, "page": self.page, "per_page": self.per_page}})
