@@ -372,9 +372,16 @@ def test_events_count_matches_status_changes(api, drift):
 def test_deep_pages_return_the_same_rows_as_the_ordering(api, resource):
     Drift.objects.bulk_create(
         Drift(
-            resource=resource, provider_id=resource.provider_id, resource_type="s3_bucket", path=f"Tags.k{i}",
-            drift_type="configuration", severity="low", summary=f"s{i}", detected_at=T0 + timedelta(minutes=i % 7),
-            last_seen_at=T0, updated_at=T0,
+            resource=resource,
+            provider_id=resource.provider_id,
+            resource_type="s3_bucket",
+            path=f"Tags.k{i}",
+            drift_type="configuration",
+            severity="low",
+            summary=f"s{i}",
+            detected_at=T0 + timedelta(minutes=i % 7),
+            last_seen_at=T0,
+            updated_at=T0,
         )
         for i in range(1030)
     )

@@ -16,9 +16,7 @@ def _truth() -> dict:
 
 
 def _counted() -> dict:
-    return {
-        tuple(getattr(c, k) for k in counters.KEY): c.n for c in DriftCount.objects.all() if c.n != 0
-    }
+    return {tuple(getattr(c, k) for k in counters.KEY): c.n for c in DriftCount.objects.all() if c.n != 0}
 
 
 def test_counters_follow_inserts_updates_transitions_and_deletes():
@@ -27,8 +25,21 @@ def test_counters_follow_inserts_updates_transitions_and_deletes():
     a = make_drift(r1)
     b = make_drift(r1, path="Tags.env", severity="low", drift_type="configuration")
     Drift.objects.bulk_create(
-        [Drift(resource=r2, provider=p2, resource_type="iam_role", path=f"p{i}", drift_type="security",
-               severity="high", summary="s", detected_at=T0, last_seen_at=T0, updated_at=T0) for i in range(5)]
+        [
+            Drift(
+                resource=r2,
+                provider=p2,
+                resource_type="iam_role",
+                path=f"p{i}",
+                drift_type="security",
+                severity="high",
+                summary="s",
+                detected_at=T0,
+                last_seen_at=T0,
+                updated_at=T0,
+            )
+            for i in range(5)
+        ]
     )
     assert _counted() == _truth()
     services.move_drifts([a.pk, b.pk], "investigating")
