@@ -35,7 +35,8 @@ class Command(BaseCommand):
             if time.monotonic() > deadline:
                 raise CommandError(f"job {job.pk} still running after {timeout}s")
             time.sleep(0.5)
-        self.stdout.write("")
+        if sys.stdout.isatty():
+            self.stdout.write("")
         self.stdout.write(
             f"job {job.pk} {job.status}: {job.resources_scanned} resources, {job.drifts_new} new, "
             f"{job.drifts_updated} updated, {job.drifts_resolved} resolved drifts"
@@ -49,10 +50,11 @@ class Command(BaseCommand):
         width = 30
         filled = int(width * job.percent / 100)
         bar = "#" * filled + "-" * (width - filled)
-        line = (
-            f"\r[{bar}] {job.percent:3d}%  units {job.units_done}/{job.units_total}  resources {job.resources_scanned}"
-        )
-        stream = self.stdout if sys.stdout.isatty() else None
-        if stream is not None:
-            stream.write(line, ending="")
-            stream.flush()
+        text = f"[{bar}] {job.percent:3d}%  units {job.units_done}/{job.units_total}  resources {job.resources_scanned}"
+        if sys.stdout.isatty():
+            self.stdout.write("\r" + text, ending="")
+            self.stdout.flush()
+        elif text != getattr(self, "_last_progress", None):
+            # Not a terminal (CI, logs): one line per change instead of carriage returns.
+            self.stdout.write(text)
+        self._last_progress = text
