@@ -115,11 +115,14 @@ def test_readyz_answers_without_auth_with_booleans_only(anon_api):
 
 
 @pytest.mark.django_db
-def test_readyz_reports_an_unreachable_broker_without_details(anon_api):
+def test_readyz_reports_an_unreachable_broker_without_details(anon_api, monkeypatch):
     from driftwatch.celery import app
 
     saved = app.conf.broker_url
-    app.conf.broker_url = "redis://:hunter2-secret@127.0.0.1:9/0"  # a closed loopback port
+    broken = "redis://:hunter2-secret@127.0.0.1:9/0"  # a closed loopback port
+    # Celery prefers the CELERY_BROKER_URL variable (set in CI) over its configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", broken)
+    app.conf.broker_url = broken
     try:
         response = anon_api.get("/readyz")
     finally:
