@@ -276,7 +276,10 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "dw_..."}}
     },
     "SECURITY": [{"bearerAuth": []}],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "driftwatch.api.schema.allow_empty_query_values",
+    ],
 }
 
 # --- Caches (throttling) -----------------------------------------------------------------------------

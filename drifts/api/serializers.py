@@ -110,8 +110,23 @@ class DriftDetailSerializer(DriftSerializer):
         return data
 
 
+def _json_type_error(field: serializers.Field, value) -> str | None:
+    """The error for a JSON value of the wrong type (DRF would coerce 1 to True, "5" to 5, 5 to "5")."""
+    if value is None:
+        return None  # the field's allow_null decides
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be a valid boolean (true or false)."
+    if isinstance(field, serializers.IntegerField):
+        return None if isinstance(value, int) and not isinstance(value, bool) else "A valid integer is required."
+    if isinstance(field, serializers.CharField | serializers.ChoiceField | serializers.DateTimeField):
+        return None if isinstance(value, str) else "Not a valid string."
+    if isinstance(field, serializers.ListField):
+        return None if isinstance(value, list) else "Expected a list of items."
+    return None
+
+
 class StrictSerializer(serializers.Serializer):
-    """Input serializer that refuses unknown fields instead of silently ignoring them."""
+    """Input serializer that refuses unknown fields and JSON values of the wrong type, as the schema does."""
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
@@ -121,10 +136,19 @@ class StrictSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {name: [f"Unknown or read-only field; accepted fields: {', '.join(self.fields)}."] for name in unknown}
             )
+        wrong_type = {
+            name: [error]
+            for name, field in self.fields.items()
+            if name in data and (error := _json_type_error(field, data[name]))
+        }
+        if wrong_type:
+            raise serializers.ValidationError(wrong_type)
         return super().to_internal_value(data)
 
 
 class DriftPatchSerializer(StrictSerializer):
+    partial_on_patch = False  # PATCH /drifts/{id} always needs a status; the schema must say it is required
+
     status = serializers.ChoiceField(choices=[DriftStatus.INVESTIGATING, DriftStatus.RESOLVED])
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 

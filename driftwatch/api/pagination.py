@@ -5,6 +5,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 MAX_PER_PAGE = 100
+# positive_int_param refuses 19 digits and more; the schema says so too.
+MAX_PARAM = 10**18 - 1
 DEFAULT_PER_PAGE = 20
 DEFERRED_JOIN_OFFSET = 1000
 
@@ -66,13 +68,13 @@ class PagePagination(pagination.BasePagination):
                 "in": "query",
                 "required": False,
                 "description": "Page number (1-based). A page past the end is empty.",
-                "schema": {"type": "integer", "minimum": 1, "default": 1},
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PARAM, "default": 1},
             },
             {
                 "name": "per_page",
                 "in": "query",
                 "required": False,
-                "description": f"Results per page, at most {MAX_PER_PAGE}.",
-                "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_PER_PAGE},
+                "description": f"Results per page, at most {MAX_PER_PAGE} (larger values count as {MAX_PER_PAGE}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PARAM, "default": DEFAULT_PER_PAGE},
             },
         ]

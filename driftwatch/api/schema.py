@@ -1,6 +1,8 @@
 """OpenAPI pieces shared by every endpoint: the error envelope and its standard responses."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+import copy
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -54,3 +56,30 @@ class StaffSessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+class StrictSerializerScheme(OpenApiSerializerExtension):
+    """Request bodies of StrictSerializer refuse unknown fields (400), so the schema closes them too."""
+
+    target_class = "drifts.api.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        target = self.target
+        if getattr(target, "partial", False) and not getattr(target, "partial_on_patch", True):
+            # drf-spectacular marks every PATCH body partial; this one is validated whole.
+            target = copy.copy(target)
+            target.partial = False
+        schema = auto_schema._map_serializer(target, direction, bypass_extensions=True)
+        schema["additionalProperties"] = False
+        return schema
+
+
+def allow_empty_query_values(result, generator, request, public):
+    """Postprocessing hook: every query parameter treats an empty value as absent, so the schema says so."""
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "query":
+                    parameter["allowEmptyValue"] = True
+    return result

@@ -26,7 +26,8 @@ class StrictBooleanField(forms.Field):
             return True
         if text in _FALSE:
             return False
-        raise forms.ValidationError(f"Expected true or false, got {str(value)[:40]!r}.")
+        # The value goes in params: django-filter %-formats messages, so a "%" in user input must not be in it.
+        raise forms.ValidationError("Expected true or false, got %(value)s.", params={"value": repr(str(value)[:40])})
 
 
 @extend_schema_field(OpenApiTypes.BOOL)

@@ -4,6 +4,7 @@ import re
 from functools import lru_cache
 
 from django.core.validators import URLValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from drifts.api.serializers import AnyJSONField, StrictSerializer, iso_utc
@@ -40,6 +41,11 @@ def aws_region_names() -> frozenset[str]:
         for partition in ("aws", "aws-cn", "aws-us-gov")
         for region in session.get_available_regions("ec2", partition_name=partition)
     )
+
+
+@extend_schema_field({"type": "string", "enum": sorted(aws_region_names())})
+class RegionField(serializers.CharField):
+    """An AWS region name; validate_regions checks it, the schema lists the names as an enum."""
 
 
 # --- output -------------------------------------------------------------------------------------------
@@ -117,8 +123,9 @@ class ProviderWriteSerializer(StrictSerializer):
     name = serializers.CharField(max_length=100)
     kind = serializers.ChoiceField(choices=ProviderKind.choices)
     regions = serializers.ListField(
-        child=serializers.CharField(max_length=32),
+        child=RegionField(max_length=32),
         allow_empty=False,
+        min_length=1,  # what allow_empty=False enforces, spelled so the schema says minItems: 1
         max_length=64,
         help_text="AWS region names, e.g. us-east-1.",
     )

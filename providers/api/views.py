@@ -190,7 +190,7 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"], url_path="test")
     def test(self, request, pk=None):
         provider = self.get_object()
-        EmptyBodySerializer(data=request.data if request.data is not None else {}).is_valid(raise_exception=True)
+        EmptyBodySerializer(data=request.data).is_valid(raise_exception=True)
         try:
             identity = test_connection(provider)
         except ConnectionCheckFailed as exc:
@@ -298,7 +298,7 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def baseline(self, request, pk=None):
         resource = self.get_object()
-        body = EmptyBodySerializer(data=request.data if request.data is not None else {})
+        body = EmptyBodySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         if resource.deleted_at is not None:
             raise Conflict(
