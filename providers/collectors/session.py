@@ -19,6 +19,7 @@ def build_clients(
     endpoint_url: str | None,
     max_workers: int = 8,
     default_region: str = "us-east-1",
+    max_attempts: int = 10,
 ) -> AwsClients:
     """Create an AwsClients from static keys (or the default chain when None), optionally assuming a role.
 
@@ -40,7 +41,10 @@ def build_clients(
 
     if role_arn:
         sts = session.client(
-            "sts", region_name=default_region, endpoint_url=endpoint_url, config=client_config(max_workers=1)
+            "sts",
+            region_name=default_region,
+            endpoint_url=endpoint_url,
+            config=client_config(max_workers=1, max_attempts=max_attempts),
         )
         params = {"RoleArn": role_arn, "RoleSessionName": ROLE_SESSION_NAME}
         if external_id:
@@ -53,7 +57,13 @@ def build_clients(
             region_name=default_region,
         )
 
-    return AwsClients(session, endpoint_url=endpoint_url, max_workers=max_workers, default_region=default_region)
+    return AwsClients(
+        session,
+        endpoint_url=endpoint_url,
+        max_workers=max_workers,
+        default_region=default_region,
+        max_attempts=max_attempts,
+    )
 
 
 def caller_identity(clients: AwsClients) -> dict:
