@@ -1,6 +1,7 @@
 """The drifts API, as the user's document specifies it."""
 
 from django.db.models import Count, Prefetch
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -63,6 +64,13 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self):
         if self.action in {"list", "summary"}:
             return super().get_queryset()
+        if self.action in {"partial_update", "resolve"}:
+            # The move needs the status only; the answer is read afterwards by _detail.
+            return Drift.objects.only("id", "status", "resource_id")
+        return self._detail_queryset()
+
+    @staticmethod
+    def _detail_queryset():
         return (
             Drift.objects.select_related("resource", "baseline")
             .only(
@@ -83,21 +91,30 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             )
         )
 
-    def _cleaned_filters(self) -> dict:
-        """The validated filter values of this request (filter_queryset has already rejected bad ones)."""
-        filterset = self.filterset_class(self.request.query_params, queryset=Drift.objects.none(), request=self.request)
-        return filterset.form.cleaned_data if filterset.is_valid() else {}
+    def filter_queryset(self, queryset):
+        """Filters narrow the list and the summary (never a detail URL); one FilterSet per request."""
+        self.filters = {}
+        if self.action not in {"list", "summary"}:
+            return queryset
+        params = self.request.query_params
+        if not any(name in params for name in self.filterset_class.base_filters):
+            return queryset  # the common unfiltered page skips django-filter entirely
+        filterset = self.filterset_class(params, queryset=queryset, request=self.request)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        self.filters = filterset.form.cleaned_data
+        return filterset.qs
 
     def count_queryset(self, queryset) -> int:
         """meta.total from the trigger-kept counters when they can answer the filters, else COUNT(*)."""
-        counted = counters.total(self._cleaned_filters())
+        counted = counters.total(self.filters)
         return queryset.count() if counted is None else counted
 
     def get_serializer_class(self):
         return DriftDetailSerializer if self.action in {"retrieve", "partial_update", "resolve"} else DriftSerializer
 
     def _detail(self, pk: int) -> Response:
-        drift = self.get_queryset().get(pk=pk)
+        drift = self._detail_queryset().get(pk=pk)
         return Response(DriftDetailSerializer(drift).data)
 
     @extend_schema(
@@ -128,7 +145,7 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         drift = self.get_object()
-        body = DriftResolveSerializer(data=request.data if request.data is not None else {})
+        body = DriftResolveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         note = body.validated_data.get("note", "")
         if body.validated_data["capture_baseline"]:
@@ -150,7 +167,7 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         qs = self.filter_queryset(Drift.objects.all())
         by_severity = dict.fromkeys(Severity.values, 0)
         by_status = dict.fromkeys(DriftStatus.values, 0)
-        rows = counters.grouped(self._cleaned_filters())
+        rows = counters.grouped(self.filters)
         if rows is None:  # filters the counters cannot answer: one aggregate query over the drifts
             rows = qs.values_list("severity", "status").annotate(n=Count("id")).order_by()
         for severity, status_, n in rows:
@@ -168,7 +185,7 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     @action(detail=False, methods=["post"])
     def detect(self, request):
-        body = DetectRequestSerializer(data=request.data if request.data is not None else {})
+        body = DetectRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
             job, created = services.start_detection(

@@ -389,3 +389,13 @@ def test_deep_pages_return_the_same_rows_as_the_ordering(api, resource):
     body = api.get("/api/v1/drifts?per_page=10&page=101").json()
     assert [d["id"] for d in body["data"]] == expected
     assert body["meta"]["total"] == 1030
+
+
+def test_list_filters_do_not_turn_a_detail_url_into_a_404(api, drift):
+    assert api.get(f"/api/v1/drifts/{drift.pk}?severity=low").status_code == 200
+
+
+def test_patch_costs_a_bounded_number_of_queries(api, drift, django_assert_max_num_queries):
+    api.get("/api/v1/drifts")  # the token's first use writes last_used_at once
+    with django_assert_max_num_queries(11):
+        assert api.patch(f"/api/v1/drifts/{drift.pk}", {"status": "investigating"}, format="json").status_code == 200
