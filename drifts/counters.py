@@ -12,8 +12,13 @@ from .models import DriftCount
 KEY = ("provider_id", "resource_type", "severity", "drift_type", "status")
 
 # filter name in the API -> DriftCount column (lists mean "any of")
-_COUNTABLE = {"provider_id": "provider_id", "resource_type": "resource_type", "severity": "severity",
-              "type": "drift_type", "status": "status"}
+_COUNTABLE = {
+    "provider_id": "provider_id",
+    "resource_type": "resource_type",
+    "severity": "severity",
+    "type": "drift_type",
+    "status": "status",
+}
 
 
 def counter_filter(cleaned: dict) -> Q | None:

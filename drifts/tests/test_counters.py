@@ -3,9 +3,9 @@
 import pytest
 from django.db.models import Count
 
-from driftwatch.tests.factories import T0, make_drift, make_provider, make_resource
 from drifts import counters, services
 from drifts.models import Drift, DriftCount
+from driftwatch.tests.factories import T0, make_drift, make_provider, make_resource
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from driftwatch.tests.factories import make_provider
 from drifts import services
 from drifts.models import DetectionJob
+from driftwatch.tests.factories import make_provider
 from providers.testing import seed_estate
 
 
