@@ -2,10 +2,10 @@
 
 from django.db.models import Exists, OuterRef, Q
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
-from driftwatch.api.filters import CsvChoiceFilter, IdFilter, csv_choice_schema
+from driftwatch.api.filters import IdFilter, choice_filter
 from driftwatch.api.schema import errors
 
 from ..models import DetectionJob, JobStatus, JobTrigger, JobUnit
@@ -88,25 +88,15 @@ def _error(entry) -> dict:
 # --- filters ------------------------------------------------------------------------------------------
 
 
-@extend_schema_field(csv_choice_schema(JobStatus.choices))
-class JobStatusFilter(CsvChoiceFilter):
-    pass
-
-
-@extend_schema_field(csv_choice_schema(JobTrigger.choices))
-class JobTriggerFilter(CsvChoiceFilter):
-    pass
-
-
 class JobFilter(filters.FilterSet):
-    status = JobStatusFilter(
+    status = choice_filter(
+        JobStatus.choices,
         field_name="status",
-        choices=JobStatus.choices,
         help_text="running, succeeded, partial or failed; several comma-separated.",
     )
-    trigger = JobTriggerFilter(
+    trigger = choice_filter(
+        JobTrigger.choices,
         field_name="trigger",
-        choices=JobTrigger.choices,
         help_text="api, schedule, admin or cli; several comma-separated.",
     )
     provider_id = IdFilter(

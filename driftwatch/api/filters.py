@@ -64,3 +64,10 @@ def csv_choice_schema(choices) -> dict:
 
 
 extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID})(IdFilter)
+
+
+def choice_filter(choices, **kwargs) -> CsvChoiceFilter:
+    """A CsvChoiceFilter whose OpenAPI parameter lists its allowed values."""
+    documented = type("DocumentedCsvChoiceFilter", (CsvChoiceFilter,), {})
+    extend_schema_field(csv_choice_schema(choices))(documented)
+    return documented(choices=choices, **kwargs)
