@@ -106,6 +106,8 @@ def test_unknown_filter_value_is_400_naming_parameter_and_allowed_values(api, dr
         "detected_after=yesterday",
         "type=nope",
         "status=open",
+        "detected_after=9999-12-31T23:59:59-23:00",
+        "detected_before=0001-01-01T00:00:00%2B23:00",
     ],
 )
 def test_malformed_filters_are_400(api, drift, query):
@@ -399,3 +401,10 @@ def test_patch_costs_a_bounded_number_of_queries(api, drift, django_assert_max_n
     api.get("/api/v1/drifts")  # the token's first use writes last_used_at once
     with django_assert_max_num_queries(11):
         assert api.patch(f"/api/v1/drifts/{drift.pk}", {"status": "investigating"}, format="json").status_code == 200
+
+
+def test_far_time_zone_offsets_are_normalized_not_a_500(api, drift):
+    # PostgreSQL refuses displacements past about 15 hours; the filter converts to UTC first.
+    response = api.get("/api/v1/drifts?detected_after=2024-01-15T14:07:50%2B23:28")
+    assert response.status_code == 200
+    assert [d["id"] for d in response.json()["data"]] == [drift.pk]

@@ -1,7 +1,10 @@
 """Filter building blocks shared by the API's filtersets: strict ids and comma-separated choices."""
 
+from datetime import UTC
+
 from django import forms
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 MAX_ID = 2**63 - 1
@@ -71,3 +74,20 @@ def choice_filter(choices, **kwargs) -> CsvChoiceFilter:
     documented = type("DocumentedCsvChoiceFilter", (CsvChoiceFilter,), {})
     extend_schema_field(csv_choice_schema(choices))(documented)
     return documented(choices=choices, **kwargs)
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time converted to UTC: PostgreSQL refuses offsets beyond about 15 hours."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Date and time out of range.") from None
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
