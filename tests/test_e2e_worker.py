@@ -1,8 +1,8 @@
 """End to end through a real Celery worker: the API starts scans, a worker on Redis runs them against moto.
 
 The worker is a subprocess (`celery -A driftwatch worker`) on the test database pytest-django created, so
-what it writes is what the API in this process reads. Redis is required: CELERY_BROKER_URL when set
-(CI), else redis://127.0.0.1:6379/13.
+what it writes is what the API in this process reads. The broker is CELERY_BROKER_URL when set (CI: Redis,
+which must then be reachable), else the embedded filesystem broker `make run` uses, in a private folder.
 """
 
 import os
@@ -23,7 +23,6 @@ from providers.testing import FAKE_ENV, apply_changes, seed_estate
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_BROKER = "redis://127.0.0.1:6379/13"
 JOB_TIMEOUT = 120
 # The changes apply_changes makes that the catalogue rates critical, by the attribute path they report.
 CRITICAL_PATHS = {"PublicAccessBlock.BlockPublicAcls", "PubliclyAccessible"}
@@ -43,25 +42,42 @@ def _database_url() -> str:
     return f"postgresql://{auth}@{host}{port}/{quote(db['NAME'], safe='')}"
 
 
+def _embedded_broker(var_dir: Path) -> dict:
+    """Transport options of the filesystem broker under var_dir, as settings.py lays it out."""
+    broker = var_dir / "broker"
+    for sub in ("out", "processed", "control"):
+        (broker / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(broker / "out"),
+        "data_folder_out": str(broker / "out"),
+        "processed_folder": str(broker / "processed"),
+        "control_folder": str(broker / "control"),
+        "store_processed": False,
+    }
+
+
 @pytest.fixture
-def broker_url():
-    """Point this process's Celery app at the Redis broker for the test, then restore it."""
-    url = os.environ.get("CELERY_BROKER_URL") or DEFAULT_BROKER
-    if not url.startswith(("redis://", "rediss://")):
-        pytest.fail(f"this test needs a Redis broker, CELERY_BROKER_URL is {url.split('://')[0]}://")
-    try:
-        with Connection(url, connect_timeout=5) as conn:
-            conn.ensure_connection(max_retries=1)
-    except Exception as exc:  # a missing Redis is a broken environment here, not a reason to skip
-        pytest.fail(f"Redis broker {url} is unreachable: {exc!r}")
+def broker_url(tmp_path):
+    """Point this process's Celery app at the test's broker, then restore it."""
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if url:
+        try:
+            with Connection(url, connect_timeout=5) as conn:
+                conn.ensure_connection(max_retries=1)
+        except Exception as exc:  # a configured broker that is down is a broken environment, not a skip
+            pytest.fail(f"broker {url.split('@')[-1]} is unreachable: {exc!r}")
+        options = {"visibility_timeout": 3600}
+    else:
+        url, options = "filesystem://", _embedded_broker(tmp_path / "var")
     conf = celery_app.conf
     saved = (conf.broker_url, conf.broker_transport_options)
-    conf.broker_url, conf.broker_transport_options = url, {"visibility_timeout": 3600}
-    # The app caches its connection and producer pools; drop them so publishing uses the new URL.
+    conf.broker_url, conf.broker_transport_options = url, options
+    # The app caches its connection and producer pools; drop them so publishing uses the new broker.
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("celery")  # leftovers of an aborted run would scan other databases
+    if not url.startswith("filesystem"):
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_purge("celery")  # leftovers of an aborted run would scan other databases
     yield url
     conf.broker_url, conf.broker_transport_options = saved
     celery_app._pool = None
@@ -75,7 +91,8 @@ def worker(broker_url, tmp_path):
         **os.environ,  # the root conftest's fake AWS credentials, no-config files and closed proxy
         **FAKE_ENV,
         "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker_url,
+        # Empty means the embedded broker, laid out under DRIFTWATCH_VAR_DIR like this test's.
+        "CELERY_BROKER_URL": "" if broker_url.startswith("filesystem") else broker_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DRIFTWATCH_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "driftwatch.settings",
