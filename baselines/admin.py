@@ -5,12 +5,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from drifts.admin_display import pretty_json
+from driftwatch.admin_site import ReadOnlyAdminMixin
 
 from .models import Baseline
 
 
 @admin.register(Baseline)
-class BaselineAdmin(admin.ModelAdmin):
+class BaselineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Captured configurations; compare any two from the resource's page."""
 
     list_display = ("id", "resource_link", "source", "is_current", "captured_at", "captured_by")
@@ -38,15 +39,6 @@ class BaselineAdmin(admin.ModelAdmin):
         if match is not None and match.url_name == "baselines_baseline_changelist":
             qs = qs.defer("config", "resource__config")
         return qs
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="resource", ordering="resource__name")
     def resource_link(self, obj: Baseline) -> str:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
+from driftwatch.admin_site import ReadOnlyAdminMixin
 from driftwatch.models import AuditEntry
 
 from . import services
@@ -64,7 +65,7 @@ def report_moves(request: HttpRequest, moved: list[int], refused: dict[int, str]
 
 
 @admin.register(Drift)
-class DriftAdmin(admin.ModelAdmin):
+class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Findings, newest first; read-only except triage moves, which go through drifts.services."""
 
     list_display = (
@@ -149,16 +150,6 @@ class DriftAdmin(admin.ModelAdmin):
     )
 
     # --- permissions: the page is read-only, triage is its own permission -----------------------------
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # No field is editable: status changes only through the triage actions below.
-        return False
 
     def has_triage_permission(self, request) -> bool:
         return request.user.has_perm("drifts.change_drift")
@@ -379,7 +370,7 @@ class DriftAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(back)
 
 
-class JobUnitInline(admin.TabularInline):
+class JobUnitInline(ReadOnlyAdminMixin, admin.TabularInline):
     """A job's units, read-only."""
 
     model = JobUnit
@@ -404,22 +395,13 @@ class JobUnitInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("provider")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="status")
     def status_badge(self, obj: JobUnit) -> str:
         return badge(obj.status, obj.get_status_display())
 
 
 @admin.register(DetectionJob)
-class DetectionJobAdmin(admin.ModelAdmin):
+class DetectionJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Detection runs: progress, counters and errors; read-only."""
 
     list_display = (
@@ -456,15 +438,6 @@ class DetectionJobAdmin(admin.ModelAdmin):
         "errors_table",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: DetectionJob) -> str:

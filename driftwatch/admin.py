@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from drifts.admin_display import pretty_json
+from driftwatch.admin_site import ReadOnlyAdminMixin
 
 from .models import ApiToken, AuditEntry
 
@@ -86,7 +87,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who changed what, read-only."""
 
     list_display = ("at", "actor", "action", "object_type", "object_id", "object_repr")
@@ -97,15 +98,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fields = ("at", "actor", "action", "object_type", "object_id", "object_repr", "changes_json")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="changes")
     def changes_json(self, obj: AuditEntry) -> str:

@@ -4,6 +4,22 @@ from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 
 
+class ReadOnlyAdminMixin:
+    """For pages of what scans and the system wrote: nobody adds, edits or deletes those rows here.
+
+    Changes happen through actions and buttons that call services (triage, capture baseline).
+    """
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class DriftWatchAdminSite(admin.AdminSite):
     """Admin site whose index opens with open drifts, critical findings, scans and a 30-day chart."""
 

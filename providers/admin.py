@@ -22,6 +22,7 @@ from drifts.admin import ResourceTypeFilter
 from drifts.admin_diff import side_by_side
 from drifts.admin_display import badge, pretty_json
 from drifts.models import OPEN_STATUSES, Drift
+from driftwatch.admin_site import ReadOnlyAdminMixin
 from driftwatch.models import AuditEntry
 
 from .api.serializers import ProviderWriteSerializer, public_values
@@ -367,7 +368,7 @@ def _short_delta(delta: timedelta) -> str:
 
 
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Resources as last scanned: config, baseline history with diffs, capture baseline."""
 
     list_display = ("name", "resource_type", "provider", "region", "open_drifts", "last_seen_at", "is_deleted")
@@ -397,15 +398,6 @@ class ResourceAdmin(admin.ModelAdmin):
         if match is not None and match.url_name == "providers_resource_changelist":
             qs = qs.defer("config")  # a list row does not need the (possibly large) document
         return qs
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False  # resources come from scans; the page is read-only
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_capture_permission(self, request) -> bool:
         return request.user.has_perm("baselines.add_baseline")
