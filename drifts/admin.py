@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -128,26 +129,8 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             },
         ),
     )
-    readonly_fields = (
-        "summary",
-        "severity_badge",
-        "status_badge",
-        "drift_type",
-        "path",
-        "resource_link",
-        "provider",
-        "resource_type",
-        "baseline_value_json",
-        "current_value_json",
-        "detected_at",
-        "last_seen_at",
-        "updated_at",
-        "resolved_at",
-        "resolved_by",
-        "resolution",
-        "job_link",
-        "baseline_link",
-    )
+    # Everything shown is read-only: status changes only through the triage actions.
+    readonly_fields = flatten_fieldsets(fieldsets)
 
     # --- permissions: the page is read-only, triage is its own permission -----------------------------
 

@@ -25,7 +25,7 @@ from drifts.models import OPEN_STATUSES, Drift
 from driftwatch.admin_site import ReadOnlyAdminMixin
 from driftwatch.models import AuditEntry
 
-from .api.serializers import ProviderWriteSerializer, public_values
+from .api.serializers import PUBLIC_FIELDS, ProviderWriteSerializer, public_values
 from .models import Provider, Resource
 from .services import ConnectionCheckFailed, test_connection
 
@@ -73,17 +73,8 @@ class DeletedFilter(admin.SimpleListFilter):
 # --- providers ----------------------------------------------------------------------------------------
 
 
-_SETTINGS = (
-    "name",
-    "kind",
-    "regions",
-    "endpoint_url",
-    "role_arn",
-    "external_id",
-    "scan_interval_minutes",
-    "max_concurrency",
-    "enabled",
-)
+# The same settings the API accepts and shows; credentials have their own write-only fields below.
+_SETTINGS = PUBLIC_FIELDS
 
 
 class ProviderForm(forms.ModelForm):
