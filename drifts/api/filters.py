@@ -2,7 +2,7 @@
 
 from django_filters import rest_framework as filters
 
-from driftwatch.api.filters import IdFilter, UtcDateTimeFilter, choice_filter
+from driftwatch.api.filters import IdFilter, UtcDateTimeFilter, choice_filter, text_filter
 
 from ..models import Drift, DriftStatus, DriftType, Severity
 
@@ -25,7 +25,7 @@ class DriftFilter(filters.FilterSet):
         field_name="status",
         help_text="detected, investigating or resolved; several comma-separated.",
     )
-    resource_type = filters.CharFilter(field_name="resource_type", max_length=64, help_text="e.g. s3_bucket")
+    resource_type = text_filter(64, field_name="resource_type", help_text="e.g. s3_bucket")
     detected_after = UtcDateTimeFilter(
         field_name="detected_at", lookup_expr="gte", help_text="ISO 8601; findings detected at or after."
     )

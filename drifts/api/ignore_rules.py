@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from driftwatch.api.filters import text_filter
 from driftwatch.api.schema import errors
 from driftwatch.models import AuditEntry
 from providers.api.filters import StrictBooleanFilter
@@ -94,7 +95,7 @@ def _audited(rule: IgnoreRule) -> dict:
 
 
 class IgnoreRuleFilter(filters.FilterSet):
-    resource_type = filters.CharFilter(field_name="resource_type", max_length=64, help_text="e.g. s3_bucket")
+    resource_type = text_filter(64, field_name="resource_type", help_text="e.g. s3_bucket")
     active = StrictBooleanFilter(method="filter_active", help_text="true: rules that have not expired.")
 
     class Meta:

@@ -91,3 +91,10 @@ class UtcDateTimeField(IsoDateTimeField):
 
 class UtcDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
+
+
+def text_filter(max_length: int, **kwargs) -> filters.CharFilter:
+    """A CharFilter whose OpenAPI parameter states the length it accepts (longer values are a 400)."""
+    documented = type("DocumentedCharFilter", (filters.CharFilter,), {})
+    extend_schema_field({"type": "string", "maxLength": max_length})(documented)
+    return documented(max_length=max_length, **kwargs)

@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from drifts.models import OPEN_STATUSES, Drift
-from driftwatch.api.filters import IdFilter
+from driftwatch.api.filters import IdFilter, text_filter
 
 from ..models import Provider, Resource
 
@@ -45,10 +45,10 @@ class ProviderFilter(filters.FilterSet):
 
 class ResourceFilter(filters.FilterSet):
     provider_id = IdFilter(field_name="provider_id", help_text="Filter by provider ID.")
-    resource_type = filters.CharFilter(field_name="resource_type", max_length=64, help_text="e.g. s3_bucket")
-    region = filters.CharFilter(field_name="region", max_length=32, help_text="e.g. us-east-1, or global")
-    search = filters.CharFilter(
-        field_name="name", lookup_expr="icontains", max_length=200, help_text="Case-insensitive part of the name."
+    resource_type = text_filter(64, field_name="resource_type", help_text="e.g. s3_bucket")
+    region = text_filter(32, field_name="region", help_text="e.g. us-east-1, or global")
+    search = text_filter(
+        200, field_name="name", lookup_expr="icontains", help_text="Case-insensitive part of the name."
     )
     has_open_drifts = StrictBooleanFilter(
         method="filter_has_open_drifts", help_text="true: only resources with a detected or investigating drift."
