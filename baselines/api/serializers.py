@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from drifts.api.serializers import AnyJSONField, DiffChangeSerializer, iso_utc
+from driftwatch.api.serializers import AnyJSONField, DiffChangeSerializer, iso_utc
 
 from ..models import BaselineSource
 

@@ -7,13 +7,12 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from driftwatch.api.filters import text_filter
+from driftwatch.api.filters import StrictBooleanFilter, text_filter
 from driftwatch.api.schema import errors
+from driftwatch.api.serializers import StrictSerializer, iso_utc
 from driftwatch.models import AuditEntry
-from providers.api.filters import StrictBooleanFilter
 
 from ..models import IgnoreRule
-from .serializers import StrictSerializer, iso_utc
 
 # What the audit trail records of a rule (it holds no secret).
 _AUDITED = ("resource_type", "path_glob", "name_glob", "expires_at", "reason")

@@ -7,9 +7,9 @@ from rest_framework import mixins, serializers, viewsets
 
 from driftwatch.api.filters import IdFilter, choice_filter
 from driftwatch.api.schema import errors
+from driftwatch.api.serializers import iso_utc
 
 from ..models import DetectionJob, JobStatus, JobTrigger, JobUnit
-from .serializers import iso_utc
 
 # --- serializers --------------------------------------------------------------------------------------
 

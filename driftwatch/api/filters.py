@@ -1,13 +1,16 @@
-"""Filter building blocks shared by the API's filtersets: strict ids and comma-separated choices."""
+"""Filter building blocks shared by the API's filtersets: strict ids and booleans, comma-separated choices."""
 
 from datetime import UTC
 
 from django import forms
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 MAX_ID = 2**63 - 1
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
 
 
 class IdFilter(filters.NumberFilter):
@@ -19,6 +22,26 @@ class IdFilter(filters.NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
+
+
+class StrictBooleanField(forms.Field):
+    """true/false (also 1/0, yes/no); anything else is an error, not a silently ignored filter."""
+
+    def clean(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        # The value goes in params: django-filter %-formats messages, so a "%" in user input must not be in it.
+        raise forms.ValidationError("Expected true or false, got %(value)s.", params={"value": repr(str(value)[:40])})
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(filters.Filter):
+    field_class = StrictBooleanField
 
 
 class CsvChoiceField(forms.Field):

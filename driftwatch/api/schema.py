@@ -61,7 +61,7 @@ class StaffSessionScheme(OpenApiAuthenticationExtension):
 class StrictSerializerScheme(OpenApiSerializerExtension):
     """Request bodies of StrictSerializer refuse unknown fields (400), so the schema closes them too."""
 
-    target_class = "drifts.api.serializers.StrictSerializer"
+    target_class = "driftwatch.api.serializers.StrictSerializer"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):

@@ -1,38 +1,12 @@
 """Filters of GET /api/v1/providers and GET /api/v1/resources."""
 
-from django import forms
 from django.db.models import Exists, OuterRef
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 
 from drifts.models import OPEN_STATUSES, Drift
-from driftwatch.api.filters import IdFilter, text_filter
+from driftwatch.api.filters import IdFilter, StrictBooleanFilter, text_filter
 
 from ..models import Provider, Resource
-
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
-
-
-class StrictBooleanField(forms.Field):
-    """true/false (also 1/0, yes/no); anything else is an error, not a silently ignored filter."""
-
-    def clean(self, value):
-        if value in (None, ""):
-            return None
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        # The value goes in params: django-filter %-formats messages, so a "%" in user input must not be in it.
-        raise forms.ValidationError("Expected true or false, got %(value)s.", params={"value": repr(str(value)[:40])})
-
-
-@extend_schema_field(OpenApiTypes.BOOL)
-class StrictBooleanFilter(filters.Filter):
-    field_class = StrictBooleanField
 
 
 class ProviderFilter(filters.FilterSet):

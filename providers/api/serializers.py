@@ -7,7 +7,7 @@ from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from drifts.api.serializers import AnyJSONField, StrictSerializer, iso_utc
+from driftwatch.api.serializers import AnyJSONField, StrictSerializer, iso_utc
 
 from ..models import Provider, ProviderKind
 from ..services import EndpointNotAllowed, check_endpoint_url
