@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from drifts.admin_display import pretty_json
+from driftwatch.admin_display import pretty_json
 from driftwatch.admin_site import ReadOnlyAdminMixin
 
 from .models import Baseline

@@ -11,12 +11,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
+from driftwatch.admin_display import badge, pretty_json, progress_bar
 from driftwatch.admin_site import ReadOnlyAdminMixin
 from driftwatch.models import AuditEntry
+from providers.resource_types import ResourceTypeFilter, resource_type_choices
 
 from . import services
-from .admin_diff import side_by_side
-from .admin_display import badge, pretty_json, progress_bar
 from .admin_paginator import EstimatedCountPaginator
 from .models import (
     OPEN_STATUSES,
@@ -28,26 +28,7 @@ from .models import (
     JobUnit,
     Resolution,
 )
-
-
-def resource_type_choices() -> list[tuple[str, str]]:
-    """The resource types DriftWatch collects, from the collector registry (no query)."""
-    from providers.collectors import COLLECTORS
-
-    return [(name, name) for name in sorted(COLLECTORS)]
-
-
-class ResourceTypeFilter(admin.SimpleListFilter):
-    """Filter by resource type from the collector registry, not a SELECT DISTINCT over millions of rows."""
-
-    title = "resource type"
-    parameter_name = "resource_type"
-
-    def lookups(self, request, model_admin):
-        return resource_type_choices()
-
-    def queryset(self, request, queryset):
-        return queryset.filter(resource_type=self.value()) if self.value() else queryset
+from .sidebyside import side_by_side
 
 
 def report_moves(request: HttpRequest, moved: list[int], refused: dict[int, str], verb: str = "moved") -> None:

@@ -5,9 +5,8 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
-from drifts.admin_display import pretty_json
-from driftwatch.admin_site import ReadOnlyAdminMixin
-
+from .admin_display import pretty_json
+from .admin_site import ReadOnlyAdminMixin
 from .models import ApiToken, AuditEntry
 
 

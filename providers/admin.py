@@ -18,15 +18,15 @@ from django.utils.safestring import mark_safe
 
 from baselines.models import Baseline, BaselineSource
 from drifts import services as drift_services
-from drifts.admin import ResourceTypeFilter
-from drifts.admin_diff import side_by_side
-from drifts.admin_display import badge, pretty_json
 from drifts.models import OPEN_STATUSES, Drift
+from drifts.sidebyside import side_by_side
+from driftwatch.admin_display import badge, pretty_json
 from driftwatch.admin_site import ReadOnlyAdminMixin
 from driftwatch.models import AuditEntry
 
 from .api.serializers import PUBLIC_FIELDS, ProviderWriteSerializer, public_values
 from .models import Provider, Resource
+from .resource_types import ResourceTypeFilter
 from .services import ConnectionCheckFailed, test_connection
 
 

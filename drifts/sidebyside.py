@@ -1,4 +1,4 @@
-"""Side-by-side JSON diff for the admin: both documents as lines, each line tagged with its diff path."""
+"""Side-by-side JSON diff: both documents as lines, each tagged with its diff path (for the admin's diff views)."""
 
 import json
 from typing import Any
