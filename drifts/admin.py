@@ -17,6 +17,7 @@ from driftwatch.models import AuditEntry
 from providers.resource_types import ResourceTypeFilter, resource_type_choices
 
 from . import services
+from .admin_dashboard import dashboard_context
 from .admin_paginator import EstimatedCountPaginator
 from .models import (
     OPEN_STATUSES,
@@ -29,6 +30,9 @@ from .models import (
     Resolution,
 )
 from .sidebyside import side_by_side
+
+# The admin index opens with the triage summary.
+admin.site.add_index_panel("dashboard", "admin/drifts/dashboard.html", lambda request: dashboard_context())
 
 
 def report_moves(request: HttpRequest, moved: list[int], refused: dict[int, str], verb: str = "moved") -> None:

@@ -1,7 +1,11 @@
-"""The DriftWatch admin site: the default site with a triage summary on its index page."""
+"""The DriftWatch admin site: the default site, with panels that apps add to its index page."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest
 
 
 class ReadOnlyAdminMixin:
@@ -20,19 +24,35 @@ class ReadOnlyAdminMixin:
         return False
 
 
+@dataclass(frozen=True)
+class IndexPanel:
+    """A block of the admin index: `template` rendered with `name` bound to what `context(request)` returns."""
+
+    name: str
+    template: str
+    context: Callable[[HttpRequest], dict]
+
+
 class DriftWatchAdminSite(admin.AdminSite):
-    """Admin site whose index opens with open drifts, critical findings, scans and a 30-day chart."""
+    """Admin site whose index opens with the panels apps add (drifts: the triage summary)."""
 
     site_header = "DriftWatch"
     site_title = "DriftWatch admin"
     index_title = "Triage overview"
 
-    def index(self, request, extra_context=None):
-        # Imported here: this module is loaded from INSTALLED_APPS, before the models exist.
-        from drifts.admin_dashboard import dashboard_context
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._index_panels: list[IndexPanel] = []
 
-        context = {"dashboard": dashboard_context(), **(extra_context or {})}
-        return super().index(request, extra_context=context)
+    def add_index_panel(self, name: str, template: str, context: Callable[[HttpRequest], dict]) -> None:
+        """Show `template` on the index page, above the app list; called from an app's admin.py."""
+        self._index_panels = [p for p in self._index_panels if p.name != name]
+        self._index_panels.append(IndexPanel(name, template, context))
+
+    def index(self, request, extra_context=None):
+        context = {"index_panels": [panel.template for panel in self._index_panels]}
+        context.update({panel.name: panel.context(request) for panel in self._index_panels})
+        return super().index(request, extra_context={**context, **(extra_context or {})})
 
 
 class DriftWatchAdminConfig(AdminConfig):
