@@ -1,13 +1,21 @@
-"""The baselines API: one baseline, and the structured diff between two baselines of one resource."""
+"""The baselines API: one baseline, the structured diff of two, and a resource's history and capture.
+
+A resource's baselines are served under its URL: GET /resources/{id}/baselines, POST /resources/{id}/baseline.
+"""
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from drifts import diff as diff_engine
+from drifts import services as drift_services
+from driftwatch.api.errors import Conflict
 from driftwatch.api.schema import errors
+from driftwatch.api.serializers import EmptyBodySerializer
+from providers.models import Resource
 
 from ..models import Baseline
 from .serializers import BaselineCompareSerializer, BaselineDetailSerializer, BaselineSerializer
@@ -57,3 +65,54 @@ class BaselineViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
                 "changes": diff_engine.diff(first.config, second.config),
             }
         )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="resources_baselines_list",
+        tags=["resources"],
+        summary="List a resource's baselines",
+        description="The baseline history, newest first; the current one has is_current true.",
+        responses={200: BaselineSerializer(many=True), **errors(400, 404)},
+        filters=False,
+    ),
+)
+class ResourceBaselineViewSet(viewsets.GenericViewSet):
+    """A resource's baselines: its history (GET .../baselines) and capturing a new one (POST .../baseline)."""
+
+    serializer_class = BaselineSerializer
+    filter_backends = []
+
+    def list(self, request, pk=None):
+        resource = get_object_or_404(Resource.objects.only("pk"), pk=pk)
+        queryset = (
+            Baseline.objects.select_related("captured_by")
+            .filter(resource_id=resource.pk)
+            .defer("config")
+            .order_by("-captured_at", "-id")
+        )
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(BaselineSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="resources_baseline_create",
+        tags=["resources"],
+        summary="Capture a baseline",
+        description="Makes the resource's current configuration its current baseline (the previous one stays "
+        "as history) and resolves its open drifts (resolution baseline_captured), in one transaction.",
+        request=EmptyBodySerializer,
+        responses={201: BaselineDetailSerializer, **errors(400, 403, 404, 409)},
+        filters=False,
+    )
+    def capture(self, request, pk=None):
+        resource = get_object_or_404(Resource.objects.all(), pk=pk)
+        EmptyBodySerializer(data=request.data).is_valid(raise_exception=True)
+        if resource.deleted_at is not None:
+            raise Conflict(
+                f"Resource {resource.pk} no longer exists in its account; there is no current configuration to "
+                "capture.",
+                code="resource_deleted",
+            )
+        baseline = drift_services.capture_baseline_and_resolve(resource, actor=request.user)
+        baseline = Baseline.objects.select_related("captured_by").get(pk=baseline.pk)
+        return Response(BaselineDetailSerializer(baseline).data, status=status.HTTP_201_CREATED)

@@ -1,15 +1,17 @@
-"""The drifts API, as the user's document specifies it."""
+"""The drifts API, as the user's document specifies it, and a resource's drifts (/resources/{id}/drifts)."""
 
 from django.db.models import Count, Prefetch
 from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from driftwatch.api.errors import Conflict
 from driftwatch.api.schema import errors
+from providers.models import Resource
 
 from .. import counters, services
 from ..models import TRANSITIONS, Drift, DriftEvent, DriftStatus, JobTrigger, Severity
@@ -197,3 +199,31 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise Conflict(str(exc), code=exc.kind) from None
         message = "Drift detection scan started" if created else "Drift detection scan already running"
         return Response({"job_id": job.pk, "status": job.status, "message": message}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="resources_drifts_list",
+        tags=["resources"],
+        summary="List a resource's drifts",
+        description="Newest first; accepts the filters of GET /drifts (status, severity, type, ...).",
+        responses={200: DriftSerializer(many=True), **errors(400, 404)},
+        filters=False,
+    ),
+)
+class ResourceDriftViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A resource's drifts (served under /resources/{id}/drifts, documented with the resources)."""
+
+    serializer_class = DriftSerializer
+    filter_backends = []  # list() applies DriftFilter itself, once the resource is known to exist
+
+    def list(self, request, pk=None):
+        resource = get_object_or_404(Resource.objects.only("pk"), pk=pk)
+        queryset = (
+            Drift.objects.select_related("resource").filter(resource_id=resource.pk).order_by("-detected_at", "-id")
+        )
+        filterset = DriftFilter(request.query_params, queryset=queryset, request=request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        page = self.paginate_queryset(filterset.qs)
+        return self.get_paginated_response(DriftSerializer(page, many=True).data)

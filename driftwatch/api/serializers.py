@@ -58,3 +58,7 @@ class StrictSerializer(serializers.Serializer):
         if wrong_type:
             raise serializers.ValidationError(wrong_type)
         return super().to_internal_value(data)
+
+
+class EmptyBodySerializer(StrictSerializer):
+    """Body of an action that takes no input (test, capture baseline): none or {}; any field is refused."""

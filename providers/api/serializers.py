@@ -280,7 +280,3 @@ class ResourceDetailSerializer(ResourceSerializer):
             open_drifts_by_severity=self.context["open_drifts_by_severity"],
         )
         return data
-
-
-class EmptyBodySerializer(StrictSerializer):
-    """Body of an action that takes no input (test, capture baseline): none or {}; any field is refused."""

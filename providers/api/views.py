@@ -12,14 +12,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from baselines.api.serializers import BaselineDetailSerializer, BaselineSerializer
 from baselines.models import Baseline
-from drifts import services as drift_services
-from drifts.api.filters import DriftFilter
-from drifts.api.serializers import DriftSerializer
 from drifts.models import OPEN_STATUSES, Drift, Severity
 from driftwatch.api.errors import Conflict, error_body
 from driftwatch.api.schema import ErrorSerializer, errors
+from driftwatch.api.serializers import EmptyBodySerializer
 from driftwatch.models import AuditEntry
 
 from ..models import Provider, Resource
@@ -27,7 +24,6 @@ from ..services import ConnectionCheckFailed, test_connection
 from .filters import ProviderFilter, ResourceFilter
 from .serializers import (
     ConnectionTestSerializer,
-    EmptyBodySerializer,
     ProviderSerializer,
     ProviderWriteSerializer,
     ResourceDetailSerializer,
@@ -225,11 +221,13 @@ _LIST_FIELDS = ("id", "provider_id", "resource_type", "external_id", "name", "re
 class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Resources read from providers: their configuration, drifts and baseline history."""
 
+    # The drifts and baselines APIs serve a resource's /drifts, /baselines and /baseline (capture).
+
     queryset = _resources().only(*_LIST_FIELDS).order_by("provider_id", "resource_type", "name", "id")
     serializer_class = ResourceSerializer
     filterset_class = ResourceFilter
     lookup_value_regex = ID_REGEX
-    http_method_names = ["get", "post", "head", "options"]
+    http_method_names = ["get", "head", "options"]
 
     def get_queryset(self):
         if self.action == "list":
@@ -250,62 +248,3 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         )
         context = {"current_baseline": baseline, "open_drifts_by_severity": counts}
         return Response(ResourceDetailSerializer(resource, context=context).data)
-
-    @extend_schema(
-        summary="List a resource's drifts",
-        description="Newest first; accepts the filters of GET /drifts (status, severity, type, ...).",
-        responses={200: DriftSerializer(many=True), **errors(400, 404)},
-        filters=False,
-    )
-    @action(detail=True, methods=["get"])
-    def drifts(self, request, pk=None):
-        resource = self.get_object()
-        queryset = (
-            Drift.objects.select_related("resource").filter(resource_id=resource.pk).order_by("-detected_at", "-id")
-        )
-        filterset = DriftFilter(request.query_params, queryset=queryset, request=request)
-        if not filterset.is_valid():
-            raise ValidationError(filterset.errors)
-        page = self.paginate_queryset(filterset.qs)
-        return self.get_paginated_response(DriftSerializer(page, many=True).data)
-
-    @extend_schema(
-        summary="List a resource's baselines",
-        description="The baseline history, newest first; the current one has is_current true.",
-        responses={200: BaselineSerializer(many=True), **errors(400, 404)},
-        filters=False,
-    )
-    @action(detail=True, methods=["get"])
-    def baselines(self, request, pk=None):
-        resource = self.get_object()
-        queryset = (
-            Baseline.objects.select_related("captured_by")
-            .filter(resource_id=resource.pk)
-            .defer("config")
-            .order_by("-captured_at", "-id")
-        )
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(BaselineSerializer(page, many=True).data)
-
-    @extend_schema(
-        summary="Capture a baseline",
-        description="Makes the resource's current configuration its current baseline (the previous one stays "
-        "as history) and resolves its open drifts (resolution baseline_captured), in one transaction.",
-        request=EmptyBodySerializer,
-        responses={201: BaselineDetailSerializer, **errors(400, 403, 404, 409)},
-        filters=False,
-    )
-    @action(detail=True, methods=["post"])
-    def baseline(self, request, pk=None):
-        resource = self.get_object()
-        body = EmptyBodySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        if resource.deleted_at is not None:
-            raise Conflict(
-                f"Resource {resource.pk} no longer exists in its account; there is no current configuration to "
-                "capture.",
-                code="resource_deleted",
-            )
-        baseline = drift_services.capture_baseline_and_resolve(resource, actor=request.user)
-        baseline = Baseline.objects.select_related("captured_by").get(pk=baseline.pk)
-        return Response(BaselineDetailSerializer(baseline).data, status=status.HTTP_201_CREATED)
