@@ -14,7 +14,6 @@ from django.utils.timesince import timesince
 from driftwatch.admin_site import ReadOnlyAdminMixin
 from driftwatch.models import AuditEntry
 
-from . import services
 from .admin_diff import side_by_side
 from .admin_display import badge, pretty_json, progress_bar
 from .admin_paginator import EstimatedCountPaginator
@@ -28,6 +27,7 @@ from .models import (
     JobUnit,
     Resolution,
 )
+from .services import triage
 
 
 def resource_type_choices() -> list[tuple[str, str]]:
@@ -210,14 +210,14 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Start investigating selected drifts", permissions=["triage"])
     def start_investigating(self, request, queryset):
-        result = services.move_drifts(
+        result = triage.move_drifts(
             list(queryset.values_list("pk", flat=True)), DriftStatus.INVESTIGATING, actor=request.user
         )
         report_moves(request, result.moved, result.refused)
 
     @admin.action(description="Resolve selected drifts", permissions=["triage"])
     def resolve(self, request, queryset):
-        result = services.move_drifts(
+        result = triage.move_drifts(
             list(queryset.values_list("pk", flat=True)),
             DriftStatus.RESOLVED,
             actor=request.user,
@@ -240,7 +240,7 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 else:
                     refused[drift.pk] = drift.status
                 continue
-            result = services.resolve_with_baseline(drift, actor=request.user, expected_status=drift.status)
+            result = triage.resolve_with_baseline(drift, actor=request.user, expected_status=drift.status)
             if result.moved:
                 moved.append(drift.pk)
                 captured.add(drift.resource_id)
@@ -325,12 +325,12 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         seen = request.POST.get("status") or drift.status
         expected = {drift.pk: seen}
         if action == "investigate":
-            result = services.move_drifts(
+            result = triage.move_drifts(
                 [drift.pk], DriftStatus.INVESTIGATING, actor=request.user, note=note, expected=expected
             )
             done = "is now investigating"
         elif action == "resolve":
-            result = services.move_drifts(
+            result = triage.move_drifts(
                 [drift.pk],
                 DriftStatus.RESOLVED,
                 actor=request.user,
@@ -340,7 +340,7 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
             done = "is resolved"
         elif action == "resolve_baseline":
-            result = services.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=seen)
+            result = triage.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=seen)
             done = "is resolved and the resource's current configuration is its new baseline"
         else:
             messages.error(request, "Unknown triage action.")

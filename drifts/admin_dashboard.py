@@ -67,7 +67,7 @@ def _open_matrix() -> dict:
 
 def _providers(now) -> list[dict]:
     out = []
-    for provider in Provider.objects.live().select_related("running_job").order_by("name", "id")[:20]:
+    for provider in Provider.objects.live().order_by("name", "id")[:20]:
         next_scan = None
         if provider.enabled:
             last = provider.last_scanned_at

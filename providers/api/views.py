@@ -14,10 +14,10 @@ from rest_framework.response import Response
 
 from baselines.api.serializers import BaselineDetailSerializer, BaselineSerializer
 from baselines.models import Baseline
-from drifts import services as drift_services
 from drifts.api.filters import DriftFilter
 from drifts.api.serializers import DriftSerializer
 from drifts.models import OPEN_STATUSES, Drift, Severity
+from drifts.services import triage
 from driftwatch.api.errors import Conflict, error_body
 from driftwatch.api.schema import ErrorSerializer, errors
 from driftwatch.models import AuditEntry
@@ -165,9 +165,9 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         now = timezone.now()
         with transaction.atomic():
             # Compare-and-swap against start_detection's claim of running_job: never delete under a scan.
-            deleted = Provider.objects.filter(pk=provider.pk, deleted_at__isnull=True, running_job__isnull=True).update(
-                deleted_at=now, enabled=False, updated_at=now
-            )
+            deleted = Provider.objects.filter(
+                pk=provider.pk, deleted_at__isnull=True, running_job_id__isnull=True
+            ).update(deleted_at=now, enabled=False, updated_at=now)
             if not deleted:
                 job_id = Provider.objects.filter(pk=provider.pk).values_list("running_job_id", flat=True).first()
                 if job_id is None:  # deleted by a concurrent request
@@ -306,6 +306,6 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 "capture.",
                 code="resource_deleted",
             )
-        baseline = drift_services.capture_baseline_and_resolve(resource, actor=request.user)
+        baseline = triage.capture_baseline_and_resolve(resource, actor=request.user)
         baseline = Baseline.objects.select_related("captured_by").get(pk=baseline.pk)
         return Response(BaselineDetailSerializer(baseline).data, status=status.HTTP_201_CREATED)
