@@ -1,4 +1,4 @@
-"""Part 2: the detection engine (diff + classify + persist through drifts.services.run_unit), run in a subprocess.
+"""Part 2: the detection engine (diff + classify + persist through drifts.services.jobs.scan_unit), run in a subprocess.
 
 `python -m bench.engine --size N [--naive M]` prints one JSON line. Only the AWS side is fake: each
 collector in providers.collectors.COLLECTORS is replaced by one returning pre-built collector output.
@@ -206,16 +206,16 @@ def _provider(tag: str):
 
 
 def scan(provider, current: dict[str, list], label: str = "scan") -> dict:
-    """One detection job over the provider through drifts.services.run_unit, units inline; returns counters."""
-    from drifts import services
+    """One detection job over the provider through drifts.services.jobs.scan_unit, units inline; returns counters."""
     from drifts.models import DetectionJob, JobTrigger, JobUnit
+    from drifts.services import jobs
     from providers.collectors import scan_units
     from providers.models import Provider
 
     _install_fake_collectors(current)
     # The rows start_detection creates, without enqueueing Celery tasks (the units run here, inline).
     job = DetectionJob.objects.create(trigger=JobTrigger.CLI, provider=provider)
-    Provider.objects.filter(pk=provider.pk).update(running_job=job)
+    Provider.objects.filter(pk=provider.pk).update(running_job_id=job.pk)
     units = JobUnit.objects.bulk_create(
         JobUnit(job=job, provider=provider, region=region, resource_type=resource_type)
         for region, resource_type in scan_units(provider.regions)
@@ -224,7 +224,7 @@ def scan(provider, current: dict[str, list], label: str = "scan") -> dict:
     # Progress for the parent: if the budget runs out, it reads the job's counters and our peak RSS.
     _emit({"event": "scan_start", "label": label, "job_id": job.pk, "rss_kib": _rss_kib("VmRSS"), "at": time.time()})
     for unit in units:
-        services.run_unit(unit.pk)
+        jobs.scan_unit(unit.pk)
     job.refresh_from_db()
     return {
         "status": job.status,

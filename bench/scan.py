@@ -159,9 +159,9 @@ class _Recorder:
 
 
 def full_scan(url: str) -> tuple[dict, _Recorder]:
-    """One detection job over a fresh provider, its units run inline by drifts.services.run_unit."""
-    from drifts import services
+    """One detection job over a fresh provider, its units run inline by drifts.services.jobs.scan_unit."""
     from drifts.models import DetectionJob, JobTrigger, JobUnit
+    from drifts.services import jobs
     from providers import services as provider_services
     from providers.collectors import scan_units
     from providers.models import Provider
@@ -175,7 +175,7 @@ def full_scan(url: str) -> tuple[dict, _Recorder]:
     try:
         t0 = time.perf_counter()
         job = DetectionJob.objects.create(trigger=JobTrigger.CLI, provider=provider)
-        Provider.objects.filter(pk=provider.pk).update(running_job=job)
+        Provider.objects.filter(pk=provider.pk).update(running_job_id=job.pk)
         units = JobUnit.objects.bulk_create(
             JobUnit(job=job, provider=provider, region=region, resource_type=rt)
             for region, rt in scan_units(provider.regions)
@@ -184,7 +184,7 @@ def full_scan(url: str) -> tuple[dict, _Recorder]:
         per_unit = {}
         for unit in units:
             u0 = time.perf_counter()
-            services.run_unit(unit.pk)
+            jobs.scan_unit(unit.pk)
             per_unit[unit.resource_type] = time.perf_counter() - u0
         seconds = time.perf_counter() - t0
     finally:
@@ -261,5 +261,5 @@ def run(quick: bool) -> dict:
         "scan": scanned,
         "floor": bare,
         "ratio": scanned["seconds"] / bare["seconds"],
-        "mode": "inline: drifts.services.run_unit per unit, in order, in this process (no Celery worker)",
+        "mode": "inline: drifts.services.jobs.scan_unit per unit, in order, in this process (no Celery worker)",
     }

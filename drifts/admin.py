@@ -16,7 +16,6 @@ from driftwatch.admin_site import ReadOnlyAdminMixin
 from driftwatch.models import AuditEntry
 from providers.resource_types import ResourceTypeFilter, resource_type_choices
 
-from . import services
 from .admin_dashboard import dashboard_context
 from .admin_paginator import EstimatedCountPaginator
 from .models import (
@@ -29,6 +28,7 @@ from .models import (
     JobUnit,
     Resolution,
 )
+from .services import triage
 from .sidebyside import side_by_side
 
 # The admin index opens with the triage summary.
@@ -195,14 +195,14 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Start investigating selected drifts", permissions=["triage"])
     def start_investigating(self, request, queryset):
-        result = services.move_drifts(
+        result = triage.move_drifts(
             list(queryset.values_list("pk", flat=True)), DriftStatus.INVESTIGATING, actor=request.user
         )
         report_moves(request, result.moved, result.refused)
 
     @admin.action(description="Resolve selected drifts", permissions=["triage"])
     def resolve(self, request, queryset):
-        result = services.move_drifts(
+        result = triage.move_drifts(
             list(queryset.values_list("pk", flat=True)),
             DriftStatus.RESOLVED,
             actor=request.user,
@@ -225,7 +225,7 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 else:
                     refused[drift.pk] = drift.status
                 continue
-            result = services.resolve_with_baseline(drift, actor=request.user, expected_status=drift.status)
+            result = triage.resolve_with_baseline(drift, actor=request.user, expected_status=drift.status)
             if result.moved:
                 moved.append(drift.pk)
                 captured.add(drift.resource_id)
@@ -310,12 +310,12 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         seen = request.POST.get("status") or drift.status
         expected = {drift.pk: seen}
         if action == "investigate":
-            result = services.move_drifts(
+            result = triage.move_drifts(
                 [drift.pk], DriftStatus.INVESTIGATING, actor=request.user, note=note, expected=expected
             )
             done = "is now investigating"
         elif action == "resolve":
-            result = services.move_drifts(
+            result = triage.move_drifts(
                 [drift.pk],
                 DriftStatus.RESOLVED,
                 actor=request.user,
@@ -325,7 +325,7 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
             done = "is resolved"
         elif action == "resolve_baseline":
-            result = services.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=seen)
+            result = triage.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=seen)
             done = "is resolved and the resource's current configuration is its new baseline"
         else:
             messages.error(request, "Unknown triage action.")

@@ -112,14 +112,6 @@ class Drift(models.Model):
     def __str__(self) -> str:
         return f"drift #{self.pk}: {self.summary}"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status != DriftStatus.RESOLVED
-
-    @property
-    def allowed_next(self) -> tuple[str, ...]:
-        return TRANSITIONS[self.status]
-
 
 class DriftEvent(models.Model):
     """One status change of a drift; written in the same transaction as the change."""
@@ -194,12 +186,21 @@ class DetectionJob(models.Model):
 
 class UnitStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
 
 
+UNFINISHED_UNIT_STATUSES = (UnitStatus.PENDING, UnitStatus.RUNNING)
+
+
 class JobUnit(models.Model):
-    """One (provider, region, resource_type) of a job: the unit of work of one Celery task."""
+    """One (provider, region, resource_type) of a job: the unit of work of one Celery task.
+
+    A unit is a lease, not a fire-and-forget message: a worker claims it (pending -> running, attempt + 1)
+    and renews lease_expires_at while it runs; the supervisor re-queues a unit whose lease expired (its
+    worker died) or that was queued and never started (its message was lost).
+    """
 
     job = models.ForeignKey(DetectionJob, on_delete=models.CASCADE, related_name="units")
     provider = models.ForeignKey("providers.Provider", on_delete=models.CASCADE, related_name="+")
@@ -212,6 +213,11 @@ class JobUnit(models.Model):
     drifts_updated = models.PositiveIntegerField(default=0)
     drifts_resolved = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # How many times a worker claimed the unit; a claim's number is its lease token.
+    attempt = models.PositiveIntegerField(default=0)
+    # When its message was last sent to the broker (null: never sent, e.g. the broker was down).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -219,6 +225,18 @@ class JobUnit(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["job", "provider", "region", "resource_type"], name="jobunit_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "running", "succeeded", "failed"]),
+                name="jobunit_status_valid",
+            ),
+        ]
+        indexes = [
+            # The supervisor's tick: unfinished units (a handful among millions of finished ones).
+            models.Index(
+                fields=["status", "lease_expires_at"],
+                condition=models.Q(status__in=["pending", "running"]),
+                name="jobunit_unfinished_idx",
+            ),
         ]
 
     def __str__(self) -> str:

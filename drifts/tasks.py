@@ -1,11 +1,9 @@
 """Celery tasks: thin interfaces that take ids and call one service each."""
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
-from . import services
+from .services import detection, jobs
 
 _UNIT_LIMIT = settings.DRIFTWATCH_UNIT_TIME_LIMIT
 
@@ -18,28 +16,37 @@ _UNIT_LIMIT = settings.DRIFTWATCH_UNIT_TIME_LIMIT
     reject_on_worker_lost=True,
     soft_time_limit=_UNIT_LIMIT,
     time_limit=_UNIT_LIMIT + 60,
-    max_retries=3,
-    # Lost database connections are worth another try; everything else is recorded on the job.
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
+    max_retries=None,  # bounded by DRIFTWATCH_UNIT_RETRY_DELAYS below
 )
-def scan_unit(self, unit_id: int) -> None:
-    """Scan one (provider, region, resource_type) of a detection job."""
+def scan_unit(self, unit_id: int, attempt: int | None = None) -> None:
+    """Scan one (provider, region, resource_type) of a detection job.
+
+    Transient failures (throttling, lost connections to AWS or the database) are retried on the schedule
+    of DRIFTWATCH_UNIT_RETRY_DELAYS, resuming the unit's lease; past it the unit fails like any error.
+    """
+    delays = settings.DRIFTWATCH_UNIT_RETRY_DELAYS
+    retries = self.request.retries
     try:
-        services.run_unit(unit_id, allow_retry=self.request.retries < self.max_retries)
-    except services.RetryableScanError as exc:
-        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 300)) from exc
-    except SoftTimeLimitExceeded:
-        services.fail_unit(unit_id, f"Timed out after {_UNIT_LIMIT} seconds.")
+        jobs.scan_unit(unit_id, attempt=attempt, may_retry=retries < len(delays))
+    except jobs.RetryUnit as exc:
+        raise self.retry(
+            exc=exc, countdown=delays[retries], kwargs={"unit_id": unit_id, "attempt": exc.attempt}
+        ) from exc
+
+
+@shared_task(name="drifts.supervise_jobs", ignore_result=True, time_limit=120)
+def supervise_jobs() -> None:
+    """Beat tick: re-send lost units, finalize finished jobs."""
+    jobs.supervise_jobs()
 
 
 @shared_task(name="drifts.schedule_due_scans", ignore_result=True, time_limit=120)
 def schedule_due_scans() -> None:
     """Beat tick: start scans for providers whose interval has elapsed."""
-    services.schedule_due_scans()
+    detection.schedule_due_scans()
 
 
 @shared_task(name="drifts.reap_stale_jobs", ignore_result=True, time_limit=120)
 def reap_stale_jobs() -> None:
-    """Beat tick: fail jobs whose workers died."""
-    services.reap_stale_jobs()
+    """Beat tick: fail jobs that outlived the job timeout whatever their units say."""
+    jobs.reap_stale_jobs()

@@ -10,9 +10,13 @@ app = Celery("driftwatch")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+from django.conf import settings  # noqa: E402 - after DJANGO_SETTINGS_MODULE is set
+
 app.conf.beat_schedule = {
+    # Send again the units whose worker died or whose message was lost; finalize jobs whose units are done.
+    "supervise-jobs": {"task": "drifts.supervise_jobs", "schedule": float(settings.DRIFTWATCH_SUPERVISE_SECONDS)},
     # Start a scan for every enabled provider whose own interval has elapsed.
     "schedule-due-scans": {"task": "drifts.schedule_due_scans", "schedule": 60.0},
-    # Fail jobs whose workers died, so no job stays "running" forever.
+    # Last resort: fail jobs older than DRIFTWATCH_JOB_TIMEOUT_MINUTES whatever their units say.
     "reap-stale-jobs": {"task": "drifts.reap_stale_jobs", "schedule": 300.0},
 }

@@ -24,8 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from baselines.models import BaselineSource
-from drifts import services as drift_services
 from drifts.models import OPEN_STATUSES, DetectionJob, Drift, DriftStatus, JobStatus, JobTrigger, JobUnit, UnitStatus
+from drifts.services import detection, jobs, triage
 from driftwatch.models import ApiToken, TokenScope
 from providers.models import Provider, Resource, ScanScope
 
@@ -128,9 +128,9 @@ def release_interrupted_job(provider: Provider) -> None:
         return
     pending = JobUnit.objects.filter(job_id=job_id, status=UnitStatus.PENDING).values_list("pk", flat=True)
     for unit_id in list(pending):
-        drift_services.fail_unit(unit_id, "Interrupted: the previous `make run` stopped before this unit ran.")
+        jobs.fail_unit(unit_id, "Interrupted: the previous `make run` stopped before this unit ran.")
     if DetectionJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).exists():
-        drift_services.finalize_job(job_id)
+        jobs.finalize_job(job_id)
 
 
 def _saved_estate(endpoint_url: str) -> dict | None:
@@ -159,7 +159,7 @@ def rebaseline(provider: Provider) -> None:
     now = timezone.now()
     with transaction.atomic():
         open_ids = list(Drift.objects.filter(provider=provider, status__in=OPEN_STATUSES).values_list("pk", flat=True))
-        drift_services.move_drifts(
+        triage.move_drifts(
             open_ids, DriftStatus.RESOLVED, note="The demo AWS account was re-created by `make run`.", now=now
         )
         # The old resources died with the old moto state; marking them gone here (instead of letting
@@ -179,14 +179,14 @@ def accept_recreated(provider: Provider, say: Say) -> None:
         Drift.objects.filter(provider=provider, status__in=OPEN_STATUSES).values_list("resource_id", flat=True)
     )
     for resource in Resource.objects.filter(pk__in=resource_ids):
-        drift_services.capture_baseline_and_resolve(resource, actor=None, source=BaselineSource.MANUAL)
+        triage.capture_baseline_and_resolve(resource, actor=None, source=BaselineSource.MANUAL)
     if resource_ids:
         say(f"re-baselined {len(resource_ids)} resources re-created with new ids")
 
 
 def scan(provider: Provider, say: Say, timeout: float, stop: threading.Event | None = None) -> DetectionJob:
     """Start a scan through the worker and wait for it to finish."""
-    job, created = drift_services.start_detection(trigger=JobTrigger.CLI, provider_id=provider.pk)
+    job, created = detection.start_detection(trigger=JobTrigger.CLI, provider_id=provider.pk)
     say(f"scan job {job.pk} {'started' if created else 'already running'}; waiting for the worker...")
     deadline = time.monotonic() + timeout
     while True:

@@ -316,6 +316,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Sending a task while the broker is down fails in about a second instead of blocking a request: the
+# job supervisor sends what could not be sent once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- DriftWatch --------------------------------------------------------------------------------------
@@ -327,6 +330,24 @@ DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS = _env_list(
 DRIFTWATCH_SCAN_BATCH_SIZE = _env_int("DRIFTWATCH_SCAN_BATCH_SIZE", 500, minimum=1)
 DRIFTWATCH_JOB_TIMEOUT_MINUTES = _env_int("DRIFTWATCH_JOB_TIMEOUT_MINUTES", 120, minimum=1)
 DRIFTWATCH_UNIT_TIME_LIMIT = _env_int("DRIFTWATCH_UNIT_TIME_LIMIT", 1800, minimum=10)
+# A running unit renews its lease every quarter of this; one not renewed for this long lost its worker
+# and is queued again by the supervisor.
+DRIFTWATCH_UNIT_LEASE_SECONDS = _env_int("DRIFTWATCH_UNIT_LEASE_SECONDS", 60, minimum=4)
+# A queued unit not started this long after its message was sent, while the broker's queue is empty,
+# lost its message (the broker restarted empty, or was down when the job started): it is sent again.
+DRIFTWATCH_UNIT_QUEUE_TIMEOUT_SECONDS = _env_int("DRIFTWATCH_UNIT_QUEUE_TIMEOUT_SECONDS", 60, minimum=1)
+# How many workers may die under one unit before it is failed instead of queued again.
+DRIFTWATCH_UNIT_MAX_ATTEMPTS = _env_int("DRIFTWATCH_UNIT_MAX_ATTEMPTS", 5, minimum=1)
+# Seconds between retries of a unit after a transient failure (throttling, lost connections to AWS or
+# to the database); their sum should outlast a database failover.
+DRIFTWATCH_UNIT_RETRY_DELAYS = _env_list("DRIFTWATCH_UNIT_RETRY_DELAYS", ["5", "15", "30", "60", "120"])
+if not all(d.isdigit() for d in DRIFTWATCH_UNIT_RETRY_DELAYS):
+    raise ImproperlyConfigured("DRIFTWATCH_UNIT_RETRY_DELAYS must be comma-separated whole seconds, e.g. 5,15,30")
+DRIFTWATCH_UNIT_RETRY_DELAYS = [int(d) for d in DRIFTWATCH_UNIT_RETRY_DELAYS]
+# How often beat runs the job supervisor (re-queues lost units, finalizes finished jobs).
+DRIFTWATCH_SUPERVISE_SECONDS = _env_int("DRIFTWATCH_SUPERVISE_SECONDS", 15, minimum=1)
+# botocore's attempts per AWS call in a scan (standard retry mode: throttling and connection errors).
+DRIFTWATCH_AWS_MAX_ATTEMPTS = _env_int("DRIFTWATCH_AWS_MAX_ATTEMPTS", 10, minimum=1)
 
 # --- Logging -----------------------------------------------------------------------------------------
 LOG_FORMAT = os.environ.get("DRIFTWATCH_LOG_FORMAT", "text")

@@ -17,8 +17,8 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from baselines.models import Baseline, BaselineSource
-from drifts import services as drift_services
 from drifts.models import OPEN_STATUSES, Drift
+from drifts.services import detection, triage
 from drifts.sidebyside import side_by_side
 from driftwatch.admin_display import badge, pretty_json
 from driftwatch.admin_site import ReadOnlyAdminMixin
@@ -168,7 +168,7 @@ class ProviderAdmin(admin.ModelAdmin):
     )
     list_filter = (DeletedFilter, "enabled", "kind")
     search_fields = ("name",)
-    list_select_related = ("running_job",)
+    list_select_related = ()
     actions = ("test_connection_action", "scan_now", "soft_delete")
     readonly_fields = (
         "has_credentials_flag",
@@ -276,8 +276,8 @@ class ProviderAdmin(admin.ModelAdmin):
 
     def _scan(self, request, provider: Provider) -> None:
         try:
-            job, created = drift_services.start_detection(trigger="admin", provider_id=provider.pk, user=request.user)
-        except drift_services.DetectionError as exc:
+            job, created = detection.start_detection(trigger="admin", provider_id=provider.pk, user=request.user)
+        except detection.DetectionError as exc:
             messages.error(request, f"{provider.name}: {exc}")
             return
         url = reverse("admin:drifts_detectionjob_change", args=[job.pk])
@@ -309,7 +309,7 @@ class ProviderAdmin(admin.ModelAdmin):
             with transaction.atomic():
                 # Compare-and-swap against start_detection's claim of running_job: never delete under a scan.
                 deleted = Provider.objects.filter(
-                    pk=provider.pk, deleted_at__isnull=True, running_job__isnull=True
+                    pk=provider.pk, deleted_at__isnull=True, running_job_id__isnull=True
                 ).update(deleted_at=now, enabled=False, updated_at=now)
                 if not deleted:
                     busy.append(provider.name)
@@ -411,7 +411,7 @@ class ResourceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def capture_baseline(self, request, queryset):
         count = 0
         for resource in queryset:
-            drift_services.capture_baseline_and_resolve(resource, actor=request.user, source=BaselineSource.MANUAL)
+            triage.capture_baseline_and_resolve(resource, actor=request.user, source=BaselineSource.MANUAL)
             count += 1
         messages.success(request, f"Captured a new baseline for {count} resource(s); their open drifts are resolved.")
 
@@ -451,9 +451,7 @@ class ResourceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.has_capture_permission(request):
             raise PermissionDenied
         resource = get_object_or_404(Resource, pk=object_id)
-        baseline = drift_services.capture_baseline_and_resolve(
-            resource, actor=request.user, source=BaselineSource.MANUAL
-        )
+        baseline = triage.capture_baseline_and_resolve(resource, actor=request.user, source=BaselineSource.MANUAL)
         messages.success(request, f"Captured baseline #{baseline.pk}; the resource's open drifts are resolved.")
         return HttpResponseRedirect(reverse("admin:providers_resource_change", args=[resource.pk]))
 

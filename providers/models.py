@@ -44,11 +44,10 @@ class Provider(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_scanned_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    # The job scanning this provider now. One column holds one job: the database itself keeps
-    # "one running job per provider", claimed with a compare-and-swap on NULL.
-    running_job = models.ForeignKey(
-        "drifts.DetectionJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
-    )
+    # The scan lock: the id of the detection job scanning this provider now. One column holds one job,
+    # so the database itself keeps "one running job per provider", claimed with a compare-and-swap on
+    # NULL. A plain id, not a foreign key: jobs belong to the drifts app, which sits above this one.
+    running_job_id = models.BigIntegerField(null=True, blank=True, editable=False)
 
     objects = ProviderQuerySet.as_manager()
 

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.utils import timezone
 
-from .models import Provider, Resource, config_hash
+from .models import Provider, Resource, ScanScope, config_hash
 
 # Link-local (incl. the EC2 metadata service 169.254.169.254) and the IPv6 metadata address are
 # never a legitimate AWS endpoint, whatever the allow-list says.
@@ -59,10 +59,11 @@ def check_endpoint_url(url: str, *, resolve: bool = False) -> None:
             raise EndpointNotAllowed("endpoint_url resolves to a link-local or metadata address")
 
 
-def aws_clients(provider: Provider, *, max_attempts: int = 10):
+def aws_clients(provider: Provider, *, max_attempts: int | None = None):
     """One boto3 session (and its shared clients) for a provider, honouring its settings.
 
-    Scans retry generously (throttling must be survived); an interactive check passes fewer attempts.
+    Scans retry generously (DRIFTWATCH_AWS_MAX_ATTEMPTS: throttling must be survived); an interactive
+    check passes fewer attempts.
     """
     from .collectors.session import build_clients
 
@@ -76,7 +77,7 @@ def aws_clients(provider: Provider, *, max_attempts: int = 10):
         endpoint_url=provider.endpoint_url or None,
         max_workers=provider.max_concurrency,
         default_region=regions[0],
-        max_attempts=max_attempts,
+        max_attempts=max_attempts or settings.DRIFTWATCH_AWS_MAX_ATTEMPTS,
     )
 
 
@@ -154,6 +155,47 @@ def vanished_resources(provider_id: int, resource_type: str, region: str | None,
     if keep_external_ids:
         qs = qs.exclude(external_id__in=list(keep_external_ids))
     return qs.only(*_RESOURCE_FIELDS)
+
+
+def mark_resources_deleted(resource_ids: list[int], now) -> None:
+    """Resources a completed listing no longer returned: deleted in the account (rows stay as history)."""
+    Resource.objects.filter(pk__in=resource_ids).update(deleted_at=now)
+
+
+def scope_completed(provider_id: int, region: str, resource_type: str) -> bool:
+    """Whether this (provider, region, type) was ever scanned to completion (see ScanScope)."""
+    return ScanScope.objects.filter(provider_id=provider_id, region=region, resource_type=resource_type).exists()
+
+
+def complete_scope(provider_id: int, region: str, resource_type: str, now) -> None:
+    """Record a completed scan of the scope (the first one makes later new resources findings)."""
+    scope, created = ScanScope.objects.get_or_create(
+        provider_id=provider_id,
+        region=region,
+        resource_type=resource_type,
+        defaults={"first_completed_at": now, "last_completed_at": now},
+    )
+    if not created:
+        ScanScope.objects.filter(pk=scope.pk).update(last_completed_at=now)
+
+
+# --- The scan lock: one running detection job per provider ---------------------------------------------
+
+
+def lock_for_scan(provider_ids: list[int], job_id: int) -> bool:
+    """Claim every provider for the job (compare-and-swap on NULL); False when any was taken.
+
+    Call inside the transaction that creates the job, so a lost claim rolls back the partial one.
+    """
+    claimed = Provider.objects.filter(pk__in=provider_ids, running_job_id__isnull=True).update(running_job_id=job_id)
+    return claimed == len(set(provider_ids))
+
+
+def release_scan_lock(job_id: int, *, scanned_provider_ids=None, now=None) -> None:
+    """Release the job's providers; those it scanned record when (last_scanned_at drives the schedule)."""
+    if scanned_provider_ids is not None:
+        Provider.objects.filter(pk__in=scanned_provider_ids).update(last_scanned_at=now or timezone.now())
+    Provider.objects.filter(running_job_id=job_id).update(running_job_id=None)
 
 
 class ConnectionCheckFailed(Exception):

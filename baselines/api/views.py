@@ -11,7 +11,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from drifts import diff as diff_engine
-from drifts import services as drift_services
+from drifts.services import triage
 from driftwatch.api.errors import Conflict
 from driftwatch.api.schema import errors
 from driftwatch.api.serializers import EmptyBodySerializer
@@ -113,6 +113,6 @@ class ResourceBaselineViewSet(viewsets.GenericViewSet):
                 "capture.",
                 code="resource_deleted",
             )
-        baseline = drift_services.capture_baseline_and_resolve(resource, actor=request.user)
+        baseline = triage.capture_baseline_and_resolve(resource, actor=request.user)
         baseline = Baseline.objects.select_related("captured_by").get(pk=baseline.pk)
         return Response(BaselineDetailSerializer(baseline).data, status=status.HTTP_201_CREATED)

@@ -13,8 +13,9 @@ from driftwatch.api.errors import Conflict
 from driftwatch.api.schema import errors
 from providers.models import Resource
 
-from .. import counters, services
+from .. import counters
 from ..models import TRANSITIONS, Drift, DriftEvent, DriftStatus, JobTrigger, Severity
+from ..services import detection, triage
 from .filters import DriftFilter
 from .serializers import (
     DetectRequestSerializer,
@@ -128,7 +129,7 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         drift = self.get_object()
         body = DriftPatchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        result = services.move_drifts(
+        result = triage.move_drifts(
             [drift.pk],
             body.validated_data["status"],
             actor=request.user,
@@ -151,9 +152,9 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body.is_valid(raise_exception=True)
         note = body.validated_data.get("note", "")
         if body.validated_data["capture_baseline"]:
-            result = services.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=drift.status)
+            result = triage.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=drift.status)
         else:
-            result = services.move_drifts(
+            result = triage.move_drifts(
                 [drift.pk], DriftStatus.RESOLVED, actor=request.user, note=note, expected={drift.pk: drift.status}
             )
         if not result.moved:
@@ -190,13 +191,13 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body = DetectRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            job, created = services.start_detection(
+            job, created = detection.start_detection(
                 trigger=JobTrigger.API, provider_id=body.validated_data.get("provider_id"), user=request.user
             )
-        except services.DetectionError as exc:
-            if exc.kind == "not_found":
-                raise NotFound(str(exc)) from None
-            raise Conflict(str(exc), code=exc.kind) from None
+        except detection.ProviderNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except detection.DetectionError as exc:
+            raise Conflict(str(exc), code=exc.code) from None
         message = "Drift detection scan started" if created else "Drift detection scan already running"
         return Response({"job_id": job.pk, "status": job.status, "message": message}, status=status.HTTP_202_ACCEPTED)
 

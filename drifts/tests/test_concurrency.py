@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from drifts import services
 from drifts.models import Drift, DriftEvent
+from drifts.services import triage
 from driftwatch.models import ApiToken
 from driftwatch.tests.factories import make_drift, make_provider, make_resource
 
@@ -22,13 +22,13 @@ def test_concurrent_patches_one_wins_one_conflicts(django_user_model, monkeypatc
     drift = make_drift(make_resource(make_provider()))
     # Both requests read the drift as "detected" before either writes: the race the CAS must settle.
     barrier = threading.Barrier(2, timeout=20)
-    real_move = services.move_drifts
+    real_move = triage.move_drifts
 
     def move_after_both_read(*args, **kwargs):
         barrier.wait()
         return real_move(*args, **kwargs)
 
-    monkeypatch.setattr(services, "move_drifts", move_after_both_read)
+    monkeypatch.setattr(triage, "move_drifts", move_after_both_read)
     results = {}
 
     def patch(name, status):

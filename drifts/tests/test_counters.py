@@ -3,8 +3,9 @@
 import pytest
 from django.db.models import Count
 
-from drifts import counters, services
+from drifts import counters
 from drifts.models import Drift, DriftCount
+from drifts.services import triage
 from driftwatch.tests.factories import T0, make_drift, make_provider, make_resource
 
 pytestmark = pytest.mark.django_db
@@ -42,8 +43,8 @@ def test_counters_follow_inserts_updates_transitions_and_deletes():
         ]
     )
     assert _counted() == _truth()
-    services.move_drifts([a.pk, b.pk], "investigating")
-    services.move_drifts([a.pk], "resolved")
+    triage.move_drifts([a.pk, b.pk], "investigating")
+    triage.move_drifts([a.pk], "resolved")
     Drift.objects.filter(resource=r2).update(severity="critical")  # a scan re-classifying open drifts
     assert _counted() == _truth()
     Drift.objects.filter(pk=b.pk).delete()

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from drifts import services
 from drifts.models import DetectionJob
+from drifts.services import jobs
 from driftwatch.tests.factories import make_provider
 from providers.testing import seed_estate
 
@@ -17,7 +17,7 @@ def test_detect_wait_runs_the_job_to_the_end(moto, monkeypatch):
     seed_estate(moto, regions=["us-east-1"])
     provider = make_provider(regions=["us-east-1"], endpoint_url=moto)
     # The worker's part, inline: each enqueued unit runs as soon as the job's transaction commits.
-    monkeypatch.setattr("drifts.tasks.scan_unit.delay", lambda unit_id: services.run_unit(unit_id))
+    monkeypatch.setattr("drifts.tasks.scan_unit.delay", lambda unit_id: jobs.scan_unit(unit_id))
     out = StringIO()
     call_command("detect", "--provider", str(provider.pk), "--wait", stdout=out)
     job = DetectionJob.objects.get()

@@ -4,8 +4,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from baselines.models import Baseline
-from drifts import services
 from drifts.models import DetectionJob, Drift, JobUnit
+from drifts.services import detection, jobs, triage
 from driftwatch.tests.factories import make_provider
 from providers.models import Resource
 from providers.testing import apply_changes, revert_changes, seed_estate
@@ -29,10 +29,10 @@ EXPECTED = {
 
 def scan(provider, **kw) -> DetectionJob:
     """Start a job and run its units inline, the way a worker would."""
-    job, created = services.start_detection(trigger="cli", provider_id=provider.pk)
+    job, created = detection.start_detection(trigger="cli", provider_id=provider.pk)
     assert created
     for unit in JobUnit.objects.filter(job=job).order_by("id"):
-        services.run_unit(unit.pk, **kw)
+        jobs.scan_unit(unit.pk, **kw)
     job.refresh_from_db()
     return job
 
@@ -126,7 +126,7 @@ def test_a_resolved_drift_is_never_reopened(moto, aws_provider, estate):
     apply_changes(moto, estate)
     scan(aws_provider)
     drift = Drift.objects.get(path="PubliclyAccessible")
-    services.move_drifts([drift.pk], "resolved")
+    triage.move_drifts([drift.pk], "resolved")
     scan(aws_provider)
     assert Drift.objects.filter(path="PubliclyAccessible").count() == 2
     fresh = Drift.objects.filter(path="PubliclyAccessible").exclude(pk=drift.pk).get()
@@ -265,14 +265,14 @@ def test_throttling_is_survived_not_reported(moto, aws_provider, estate, monkeyp
 def test_units_are_idempotent(moto, aws_provider, estate):
     scan(aws_provider)
     apply_changes(moto, estate)
-    job, _ = services.start_detection(trigger="cli", provider_id=aws_provider.pk)
+    job, _ = detection.start_detection(trigger="cli", provider_id=aws_provider.pk)
     units = list(JobUnit.objects.filter(job=job))
     for unit in units:
-        services.run_unit(unit.pk)
+        jobs.scan_unit(unit.pk)
     state = sorted(Drift.objects.values_list("resource_id", "path", "status", "current_value"))
     for unit in units:
         JobUnit.objects.filter(pk=unit.pk).update(status="pending")
-        services.run_unit(unit.pk)  # a redelivered task
+        jobs.scan_unit(unit.pk)  # a redelivered task
     assert sorted(Drift.objects.values_list("resource_id", "path", "status", "current_value")) == state
 
 
@@ -297,24 +297,24 @@ def test_small_batches_give_the_same_result(moto, aws_provider, estate):
 def test_stale_jobs_are_reaped_and_release_providers(aws_provider):
     from django.utils import timezone
 
-    job, _ = services.start_detection(trigger="cli", provider_id=aws_provider.pk)
+    job, _ = detection.start_detection(trigger="cli", provider_id=aws_provider.pk)
     DetectionJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timezone.timedelta(hours=5))
-    assert services.reap_stale_jobs(60) == [job.pk]
+    assert jobs.reap_stale_jobs(60) == [job.pk]
     job.refresh_from_db()
     aws_provider.refresh_from_db()
     assert job.status == "failed" and job.finished_at is not None and aws_provider.running_job_id is None
     assert not JobUnit.objects.filter(job=job, status="pending").exists()
     # A new scan may start now.
-    assert services.start_detection(trigger="cli", provider_id=aws_provider.pk)[1] is True
+    assert detection.start_detection(trigger="cli", provider_id=aws_provider.pk)[1] is True
 
 
 def test_schedule_starts_only_due_providers(aws_provider):
     from django.utils import timezone
 
     fresh = make_provider(regions=["us-east-1"], last_scanned_at=timezone.now())
-    started = services.schedule_due_scans()
+    started = detection.schedule_due_scans()
     assert len(started) == 1
     job = DetectionJob.objects.get(pk=started[0])
     assert job.provider_id == aws_provider.pk and job.trigger == "schedule"
     assert fresh.pk not in set(JobUnit.objects.values_list("provider_id", flat=True))
-    assert services.schedule_due_scans() == []  # already running
+    assert detection.schedule_due_scans() == []  # already running

@@ -16,7 +16,7 @@ import logging
 import django
 
 django.setup()
-log = logging.getLogger("drifts.services")
+log = logging.getLogger("drifts.services.jobs")
 log.info("scan unit done: %d resources", 12, extra={{"job_id": 7, "provider_id": 3, "region": "eu-west-1"}})
 log.warning("credentials rejected: %s", {{"access_key_id": "AKIDEXAMPLE", "secret_access_key": "{SECRET}"}},
             extra={{"provider_id": 3}})
@@ -49,7 +49,7 @@ def test_json_format_writes_one_object_per_line_with_ids(tmp_path):
     records = [json.loads(line) for line in lines]
     first = records[0]
     assert first["message"] == "scan unit done: 12 resources"
-    assert (first["level"], first["logger"]) == ("INFO", "drifts.services")
+    assert (first["level"], first["logger"]) == ("INFO", "drifts.services.jobs")
     assert (first["job_id"], first["provider_id"], first["region"]) == (7, 3, "eu-west-1")
     assert records[1]["provider_id"] == 3
     assert records[3]["job_id"] == 7
@@ -70,4 +70,4 @@ def test_text_format_redacts_secrets_too(tmp_path):
     output = _run(tmp_path, "text")
     assert SECRET not in output
     assert TOKEN not in output
-    assert " INFO drifts.services scan unit done: 12 resources" in output.splitlines()[0]
+    assert " INFO drifts.services.jobs scan unit done: 12 resources" in output.splitlines()[0]

@@ -66,7 +66,7 @@ def test_no_secret_in_any_provider_response_audit_row_or_log_line(
         # A scan against the failing endpoint: its errors reach the job, which the API shows.
         monkeypatch.setattr(
             "drifts.tasks.scan_unit.delay",
-            lambda unit_id: __import__("drifts.services", fromlist=["run_unit"]).run_unit(unit_id),
+            lambda unit_id: __import__("drifts.services.jobs", fromlist=["scan_unit"]).scan_unit(unit_id),
         )
         with django_capture_on_commit_callbacks(execute=True):
             job_id = call("post", "/api/v1/drifts/detect", {"provider_id": pid}).json()["job_id"]

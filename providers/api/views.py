@@ -161,9 +161,9 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         now = timezone.now()
         with transaction.atomic():
             # Compare-and-swap against start_detection's claim of running_job: never delete under a scan.
-            deleted = Provider.objects.filter(pk=provider.pk, deleted_at__isnull=True, running_job__isnull=True).update(
-                deleted_at=now, enabled=False, updated_at=now
-            )
+            deleted = Provider.objects.filter(
+                pk=provider.pk, deleted_at__isnull=True, running_job_id__isnull=True
+            ).update(deleted_at=now, enabled=False, updated_at=now)
             if not deleted:
                 job_id = Provider.objects.filter(pk=provider.pk).values_list("running_job_id", flat=True).first()
                 if job_id is None:  # deleted by a concurrent request

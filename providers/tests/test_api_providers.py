@@ -357,7 +357,7 @@ def test_patch_credentials_null_clears_them(api):
 
 def test_patch_leaves_scan_state_alone(api, provider):
     job = DetectionJob.objects.create(trigger="api", provider=provider)
-    Provider.objects.filter(pk=provider.pk).update(running_job=job, last_scanned_at=T0)
+    Provider.objects.filter(pk=provider.pk).update(running_job_id=job.pk, last_scanned_at=T0)
     response = api.patch(f"/api/v1/providers/{provider.pk}", {"enabled": False}, format="json")
     assert response.status_code == 200
     assert response.json()["last_scanned_at"] == "2024-01-15T14:30:00Z"
@@ -438,7 +438,7 @@ def test_delete_is_soft_hides_the_provider_and_keeps_its_drifts(api, user, provi
 
 def test_delete_while_a_scan_runs_is_409(api, provider):
     job = DetectionJob.objects.create(trigger="api", provider=provider)
-    Provider.objects.filter(pk=provider.pk).update(running_job=job)
+    Provider.objects.filter(pk=provider.pk).update(running_job_id=job.pk)
     response = api.delete(f"/api/v1/providers/{provider.pk}")
     assert response.status_code == 409
     error = response.json()["error"]

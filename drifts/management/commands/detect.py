@@ -5,8 +5,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from drifts import services
 from drifts.models import DetectionJob, JobStatus, JobTrigger
+from drifts.services import detection
 
 
 class Command(BaseCommand):
@@ -19,8 +19,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, provider, wait, timeout, **options):
         try:
-            job, created = services.start_detection(trigger=JobTrigger.CLI, provider_id=provider)
-        except services.DetectionError as exc:
+            job, created = detection.start_detection(trigger=JobTrigger.CLI, provider_id=provider)
+        except detection.DetectionError as exc:
             raise CommandError(str(exc)) from None
         verb = "started" if created else "already running"
         self.stdout.write(f"Drift detection scan {verb}: job {job.pk}")

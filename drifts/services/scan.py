@@ -1,0 +1,227 @@
+"""Recording one unit's scan: collect, upsert the resources, baseline new ones, and open, update or
+resolve their drifts, in bulk per batch. Idempotent: running a unit again changes nothing it recorded."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from baselines import services as baseline_services
+from providers import services as provider_services
+from providers.collectors import COLLECTORS, GLOBAL_REGION
+
+from .. import diff as diff_engine
+from .. import rules
+from ..models import OPEN_STATUSES, Drift, DriftEvent, DriftStatus, IgnoreRule, JobUnit, Resolution
+from .triage import move_drifts
+
+# What a scan may change on an open drift when it sees it again.
+_RESCANNED_FIELDS = [
+    "current_value",
+    "baseline_value",
+    "severity",
+    "drift_type",
+    "summary",
+    "diff",
+    "last_seen_at",
+    "job_id",
+    "updated_at",
+]
+
+
+@dataclass
+class UnitCounts:
+    """What one unit read and recorded; the job's counters are sums of these."""
+
+    total: int = 0
+    scanned: int = 0
+    new: int = 0
+    updated: int = 0
+    resolved: int = 0
+
+
+@dataclass
+class UnitOutcome:
+    counts: UnitCounts = field(default_factory=UnitCounts)
+    # Per-resource failures: the unit succeeded, these resources were left as they were.
+    errors: list[str] = field(default_factory=list)
+
+
+def collect_and_record(
+    unit: JobUnit, *, batch_size: int | None = None, on_progress: Callable[[UnitCounts], None] | None = None
+) -> UnitOutcome:
+    """Scan one (provider, region, resource_type) and record what changed.
+
+    A failing provider call raises before anything is written for the unit: no drift, no deletion, no
+    baseline. Resources the collector could not read are kept as they were and reported as errors.
+    """
+    started = timezone.now()
+    result = COLLECTORS[unit.resource_type](provider_services.aws_clients(unit.provider), unit.region)
+    recorder = _Recorder(unit)
+    recorder.counts.total = len(result.resources) + len(result.failed)
+    progress = on_progress or (lambda counts: None)
+    progress(recorder.counts)
+    size = batch_size or settings.DRIFTWATCH_SCAN_BATCH_SIZE
+    for start in range(0, len(result.resources), size):
+        batch = result.resources[start : start + size]
+        with transaction.atomic():
+            recorder.record_batch(batch)
+        recorder.counts.scanned += len(batch)
+        progress(recorder.counts)
+    with transaction.atomic():
+        recorder.record_vanished(seen_before=started, kept_external_ids=set(result.failed))
+        provider_services.complete_scope(unit.provider_id, unit.region, unit.resource_type, timezone.now())
+    errors = [f"{external_id}: {message}" for external_id, message in sorted(result.failed.items())]
+    return UnitOutcome(recorder.counts, errors)
+
+
+class _Recorder:
+    """Turns collected resources of one unit into resource rows, baselines and drifts."""
+
+    def __init__(self, unit: JobUnit) -> None:
+        self.unit = unit
+        self.counts = UnitCounts()
+        # Before its scope's first completed scan, resources are baselined quietly; after it, a new
+        # resource is itself a finding.
+        self.scope_known = provider_services.scope_completed(unit.provider_id, unit.region, unit.resource_type)
+        self.ignore_rules = list(IgnoreRule.objects.filter(Q(resource_type="") | Q(resource_type=unit.resource_type)))
+
+    def record_batch(self, batch: list) -> None:
+        """Upsert one batch, baseline the new resources, and record each resource's differences."""
+        now = timezone.now()
+        resources, created_ids = provider_services.upsert_resources(
+            self.unit.provider_id, self.unit.resource_type, batch, now
+        )
+        by_id = {r.pk: r for r in resources}
+        baselines = baseline_services.current_baselines(by_id)
+        fresh = [r for r in resources if r.pk not in baselines]
+        baselines.update(baseline_services.baseline_new(fresh, now))
+        fresh_ids = {r.pk for r in fresh}
+        findings = {}
+        for resource in resources:
+            baseline = baselines[resource.pk]
+            if resource.pk in fresh_ids:
+                appeared = self.scope_known and resource.pk in created_ids
+                changes = diff_engine.diff(None, resource.config) if appeared else []
+            elif resource.config_hash == baseline.config_hash:
+                changes = []
+            else:
+                changes = diff_engine.diff(baseline.config, resource.config)
+            findings[resource.pk] = [c for c in changes if not self._ignored(resource, c["path"], now)]
+        open_drifts = _open_drifts_by_resource(list(by_id))
+        self._record_findings(by_id, baselines, findings, open_drifts, now)
+        self._resolve_reverted(findings, open_drifts, now)
+
+    def record_vanished(self, *, seen_before, kept_external_ids: set[str]) -> None:
+        """Resources of the scope the listing no longer returned: mark them deleted and report them."""
+        region = None if self.unit.region == GLOBAL_REGION else self.unit.region
+        gone = list(
+            provider_services.vanished_resources(
+                self.unit.provider_id, self.unit.resource_type, region, seen_before, kept_external_ids
+            )
+        )
+        if not gone:
+            return
+        now = timezone.now()
+        ids = [r.pk for r in gone]
+        provider_services.mark_resources_deleted(ids, now)
+        baselines = baseline_services.current_baselines(ids)
+        findings = {r.pk: diff_engine.diff(baselines[r.pk].config, None) for r in gone if r.pk in baselines}
+        self._record_findings({r.pk: r for r in gone}, baselines, findings, _open_drifts_by_resource(ids), now)
+
+    def _ignored(self, resource, path: str, now) -> bool:
+        return any(rule.matches(resource.resource_type, resource.name, path, now) for rule in self.ignore_rules)
+
+    def _record_findings(self, by_id, baselines, findings, open_drifts, now) -> None:
+        """Open a drift for each new difference and refresh the open ones seen again (bulk)."""
+        to_create, to_update = [], []
+        for resource_id, changes in findings.items():
+            resource = by_id[resource_id]
+            existing = open_drifts.get(resource_id, {})
+            for change in changes:
+                verdict = rules.classify(resource.resource_type, change)
+                drift = existing.get(change["path"])
+                if drift is None:
+                    baseline = baselines.get(resource_id)
+                    to_create.append(self._new_drift(resource, baseline, change, verdict, changes, now))
+                else:
+                    self._refresh(drift, change, verdict, changes, now)
+                    to_update.append(drift)
+        created = Drift.objects.bulk_create(to_create)
+        DriftEvent.objects.bulk_create(
+            DriftEvent(
+                drift_id=d.pk, from_status=None, to_status=DriftStatus.DETECTED, note="Detected by scan.", at=now
+            )
+            for d in created
+        )
+        self.counts.new += len(created)
+        if to_update:
+            Drift.objects.bulk_update(to_update, _RESCANNED_FIELDS)
+
+    def _new_drift(self, resource, baseline, change: dict, verdict, changes: list, now) -> Drift:
+        return Drift(
+            resource_id=resource.pk,
+            provider_id=resource.provider_id,
+            resource_type=resource.resource_type,
+            baseline_id=baseline.pk if baseline is not None else None,
+            job_id=self.unit.job_id,
+            path=change["path"],
+            drift_type=verdict.drift_type,
+            severity=verdict.severity,
+            summary=verdict.summary[:500],
+            baseline_value=change["baseline"],
+            current_value=change["current"],
+            diff=changes,
+            detected_at=now,
+            last_seen_at=now,
+            updated_at=now,
+        )
+
+    def _refresh(self, drift: Drift, change: dict, verdict, changes: list, now) -> None:
+        """Bring an open drift up to what the scan saw (updated_at moves only when a reader sees a change)."""
+        seen = (change["current"], change["baseline"], verdict.severity, verdict.drift_type, verdict.summary[:500])
+        changed = seen != (drift.current_value, drift.baseline_value, drift.severity, drift.drift_type, drift.summary)
+        drift.current_value, drift.baseline_value, drift.severity, drift.drift_type, drift.summary = seen
+        drift.diff, drift.last_seen_at, drift.job_id = changes, now, self.unit.job_id
+        if changed:
+            drift.updated_at = now
+            self.counts.updated += 1
+
+    def _resolve_reverted(self, findings, open_drifts, now) -> None:
+        """Open drifts whose attribute is back at its baseline value are resolved as reverted."""
+        reverted = []
+        for resource_id, changes in findings.items():
+            still_differs = {c["path"] for c in changes}
+            reverted.extend(
+                drift.pk
+                for path, drift in open_drifts.get(resource_id, {}).items()
+                if path not in still_differs and not _is_appeared(drift)
+            )
+        if not reverted:
+            return
+        moved = move_drifts(
+            reverted,
+            DriftStatus.RESOLVED,
+            resolution=Resolution.REVERTED,
+            note="Resolved by scan: the attribute is back at its baseline value.",
+            now=now,
+        )
+        self.counts.resolved += len(moved.moved)
+
+
+def _open_drifts_by_resource(resource_ids: list[int]) -> dict[int, dict[str, Drift]]:
+    found: dict[int, dict[str, Drift]] = {}
+    rows = Drift.objects.filter(resource_id__in=resource_ids, status__in=OPEN_STATUSES).only(
+        "id", "resource_id", "path", "drift_type", "severity", "summary", "baseline_value", "current_value", "status"
+    )
+    for drift in rows:
+        found.setdefault(drift.resource_id, {})[drift.path] = drift
+    return found
+
+
+def _is_appeared(drift: Drift) -> bool:
+    # "Resource appeared" findings stay open until triaged: nothing "reverts" a new resource.
+    return drift.path == "" and drift.baseline_value is None
