@@ -93,6 +93,11 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}#{self.object_id}"
 
+    @staticmethod
+    def diff(before: dict, after: dict) -> dict:
+        """The changes of an "update" row: {name: [old, new]} for each value of `after` that differs from `before`."""
+        return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
+
     @classmethod
     def record(cls, actor, action: str, obj, changes: dict | None = None) -> "AuditEntry":
         """Write one audit row for obj; secrets must already be removed from changes."""

@@ -5,7 +5,6 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -22,12 +21,11 @@ from drifts.services import detection, triage
 from drifts.sidebyside import side_by_side
 from driftwatch.admin_display import badge, pretty_json
 from driftwatch.admin_site import ReadOnlyAdminMixin
-from driftwatch.models import AuditEntry
 
-from .api.serializers import PUBLIC_FIELDS, ProviderWriteSerializer, public_values
+from . import services
+from .api.serializers import ProviderWriteSerializer
 from .models import Provider, Resource
 from .resource_types import ResourceTypeFilter
-from .services import ConnectionCheckFailed, test_connection
 
 
 def _open_drift_count(field: str):
@@ -74,7 +72,7 @@ class DeletedFilter(admin.SimpleListFilter):
 
 
 # The same settings the API accepts and shows; credentials have their own write-only fields below.
-_SETTINGS = PUBLIC_FIELDS
+_SETTINGS = services.PUBLIC_FIELDS
 
 
 class ProviderForm(forms.ModelForm):
@@ -239,39 +237,25 @@ class ProviderAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         credentials = form.credentials_change()
+        values = services.public_values(obj)  # the form has set the validated settings on obj
         if not change:
-            obj.set_credentials(credentials or None)
-            with transaction.atomic():
-                obj.save()
-                AuditEntry.record(
-                    request.user, "create", obj, {**public_values(obj), "credentials": "set" if credentials else "none"}
-                )
+            created = services.create_provider(values, credentials or None, request.user)
+            # The admin goes on to log and redirect with `obj`: make it the row the service created.
+            obj.pk, obj._state.adding = created.pk, False
+            obj.refresh_from_db()
             return
-        before = public_values(Provider.objects.get(pk=obj.pk))
-        after = public_values(obj)
-        changes = {name: [before[name], after[name]] for name in after if before[name] != after[name]}
-        # Only the columns this form changes: a full save() would overwrite running_job or
-        # last_scanned_at written by a scan since the form was loaded.
-        update_fields = [*changes, "updated_at"]
-        if credentials is not None:
-            changes["credentials"] = "cleared" if not credentials else ("replaced" if obj.has_credentials else "set")
-            obj.set_credentials(credentials or None)
-            update_fields.append("credentials_encrypted")
-        with transaction.atomic():
-            obj.save(update_fields=update_fields)
-            if len(update_fields) > 1:
-                AuditEntry.record(request.user, "update", obj, changes)
+        stored = Provider.objects.get(pk=obj.pk)
+        kept = services.UNCHANGED if credentials is None else (credentials or None)
+        services.update_provider(stored, values, request.user, credentials=kept)
 
     # --- actions and buttons ------------------------------------------------------------------------------
 
     def _test(self, request, provider: Provider) -> None:
         try:
-            identity = test_connection(provider)
-        except ConnectionCheckFailed as exc:
-            AuditEntry.record(request.user, "test", provider, {"ok": False})
+            identity = services.check_connection(provider, request.user)
+        except services.ConnectionCheckFailed as exc:
             messages.error(request, f"{provider.name}: connection check failed: {exc}")
             return
-        AuditEntry.record(request.user, "test", provider, {"ok": True, "account": identity["account"]})
         messages.success(request, f"{provider.name}: connected to account {identity['account']} as {identity['arn']}.")
 
     def _scan(self, request, provider: Provider) -> None:
@@ -303,19 +287,15 @@ class ProviderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete (soft: keeps findings history)", permissions=["change"])
     def soft_delete(self, request, queryset):
-        now = timezone.now()
         done, busy = [], []
         for provider in queryset.filter(deleted_at__isnull=True):
-            with transaction.atomic():
-                # Compare-and-swap against start_detection's claim of running_job: never delete under a scan.
-                deleted = Provider.objects.filter(
-                    pk=provider.pk, deleted_at__isnull=True, running_job_id__isnull=True
-                ).update(deleted_at=now, enabled=False, updated_at=now)
-                if not deleted:
-                    busy.append(provider.name)
-                    continue
-                Resource.objects.filter(provider_id=provider.pk, deleted_at__isnull=True).update(deleted_at=now)
-                AuditEntry.record(request.user, "delete", provider, {"deleted_at": now.isoformat()})
+            try:
+                services.delete_provider(provider, request.user)
+            except services.ProviderBusy:
+                busy.append(provider.name)
+            except services.ProviderGone:
+                continue  # deleted by someone else meanwhile
+            else:
                 done.append(provider.name)
         if done:
             messages.success(request, f"Deleted {len(done)}: {', '.join(done)}.")

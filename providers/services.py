@@ -1,13 +1,22 @@
-"""Provider-side orchestration: AWS sessions for a provider, and bulk upserts of scanned resources."""
+"""Provider-side orchestration: a provider's lifecycle (audited), its AWS sessions, its scanned resources."""
 
 import ipaddress
+import logging
 import socket
 from urllib.parse import urlparse
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from driftwatch.models import AuditEntry
+
+from .collectors.session import build_clients, caller_identity
+from .crypto import CredentialsError
 from .models import Provider, Resource, ScanScope, config_hash
+
+logger = logging.getLogger(__name__)
 
 # Link-local (incl. the EC2 metadata service 169.254.169.254) and the IPv6 metadata address are
 # never a legitimate AWS endpoint, whatever the allow-list says.
@@ -65,8 +74,6 @@ def aws_clients(provider: Provider, *, max_attempts: int | None = None):
     Scans retry generously (DRIFTWATCH_AWS_MAX_ATTEMPTS: throttling must be survived); an interactive
     check passes fewer attempts.
     """
-    from .collectors.session import build_clients
-
     if provider.endpoint_url:
         check_endpoint_url(provider.endpoint_url, resolve=True)
     regions = provider.regions or ["us-east-1"]
@@ -204,11 +211,6 @@ class ConnectionCheckFailed(Exception):
 
 def test_connection(provider: Provider) -> dict:
     """STS GetCallerIdentity with the provider's settings: {"account", "arn"} or ConnectionCheckFailed."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from .collectors.session import caller_identity
-    from .crypto import CredentialsError
-
     try:
         # A person is waiting for the answer: two attempts, not a scan's ten with backoff.
         return caller_identity(aws_clients(provider, max_attempts=1))
@@ -217,9 +219,130 @@ def test_connection(provider: Provider) -> dict:
 
 
 def _safe_message(exc: Exception) -> str:
-    from botocore.exceptions import ClientError
-
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".strip()[:300]
     return str(exc)[:300]
+
+
+# --- A provider's lifecycle: each change writes its audit row here, whichever door (API, admin) asks ----
+
+# The settings an API client may see and the audit trail may record: everything but the credentials.
+PUBLIC_FIELDS = (
+    "name",
+    "kind",
+    "regions",
+    "endpoint_url",
+    "role_arn",
+    "external_id",
+    "scan_interval_minutes",
+    "max_concurrency",
+    "enabled",
+)
+# update_provider's default: keep the stored credentials (None clears them).
+UNCHANGED = object()
+
+
+class ProviderError(Exception):
+    """A provider change that cannot be made; each subclass is one reason."""
+
+
+class ProviderNameTaken(ProviderError):
+    """Another live provider has this name (the partial unique constraint refused it)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"A provider named {name!r} already exists.")
+        self.name = name
+
+
+class ProviderBusy(ProviderError):
+    """A scan holds the provider (its scan lock is taken): it cannot be deleted until the job finishes."""
+
+    def __init__(self, provider_id: int, job_id: int):
+        super().__init__(
+            f"Provider {provider_id} is being scanned by job {job_id}; delete it when the job has finished."
+        )
+        self.provider_id, self.job_id = provider_id, job_id
+
+
+class ProviderGone(ProviderError):
+    """The provider was deleted already (by a concurrent request)."""
+
+
+def public_values(provider: Provider) -> dict:
+    """The non-secret settings of a provider, for the audit trail."""
+    return {name: getattr(provider, name) for name in PUBLIC_FIELDS}
+
+
+def create_provider(values: dict, credentials: dict | None, actor) -> Provider:
+    """Create a provider from validated settings; credentials are stored encrypted (None: default AWS chain)."""
+    provider = Provider(**values)
+    provider.set_credentials(credentials)
+    try:
+        with transaction.atomic():
+            provider.save()
+            audited = {**public_values(provider), "credentials": "set" if credentials else "none"}
+            AuditEntry.record(actor, "create", provider, audited)
+    except IntegrityError:
+        # Two requests racing for one name: the partial unique constraint decides.
+        raise ProviderNameTaken(provider.name) from None
+    return provider
+
+
+def update_provider(provider: Provider, values: dict, actor, credentials=UNCHANGED) -> Provider:
+    """Change validated settings, and the credentials unless UNCHANGED (None clears them); audit the changes.
+
+    `provider` must be as stored: its values are the audit row's "before".
+    """
+    before = public_values(provider)
+    for name, value in values.items():
+        setattr(provider, name, value)
+    changes = AuditEntry.diff(before, public_values(provider))
+    # Only the columns that change: a full save() would overwrite running_job_id or last_scanned_at
+    # written by a scan since the caller read the row.
+    update_fields = [*changes, "updated_at"]
+    if credentials is not UNCHANGED:
+        changes["credentials"] = "cleared" if not credentials else ("replaced" if provider.has_credentials else "set")
+        provider.set_credentials(credentials)
+        update_fields.append("credentials_encrypted")
+    try:
+        with transaction.atomic():
+            provider.save(update_fields=update_fields)
+            if changes:
+                AuditEntry.record(actor, "update", provider, changes)
+    except IntegrityError:
+        raise ProviderNameTaken(provider.name) from None
+    return provider
+
+
+def delete_provider(provider: Provider, actor) -> None:
+    """Soft delete: disable and hide the provider and mark its resources deleted; drifts and jobs stay.
+
+    Raises ProviderBusy while a scan holds the provider, ProviderGone when it was deleted already.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        # Compare-and-swap against the scan lock (lock_for_scan): never delete under a scan.
+        deleted = Provider.objects.filter(pk=provider.pk, deleted_at__isnull=True, running_job_id__isnull=True).update(
+            deleted_at=now, enabled=False, updated_at=now
+        )
+        if not deleted:
+            job_id = Provider.objects.filter(pk=provider.pk).values_list("running_job_id", flat=True).first()
+            if job_id is None:
+                raise ProviderGone(f"Provider {provider.pk} was deleted.")
+            raise ProviderBusy(provider.pk, job_id)
+        Resource.objects.filter(provider_id=provider.pk, deleted_at__isnull=True).update(deleted_at=now)
+        AuditEntry.record(actor, "delete", provider, {"deleted_at": now.isoformat()})
+
+
+def check_connection(provider: Provider, actor) -> dict:
+    """test_connection, audited: {"account", "arn"}, or ConnectionCheckFailed once the audit row is written."""
+    try:
+        identity = test_connection(provider)
+    except ConnectionCheckFailed as exc:
+        # The message is built from the AWS error code and text (or the endpoint check), never from settings.
+        logger.info("provider connection test failed: %s", exc, extra={"provider_id": provider.pk})
+        AuditEntry.record(actor, "test", provider, {"ok": False})
+        raise
+    AuditEntry.record(actor, "test", provider, {"ok": True, "account": identity["account"]})
+    return identity

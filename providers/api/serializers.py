@@ -3,6 +3,7 @@
 import re
 from functools import lru_cache
 
+import boto3
 from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -16,25 +17,11 @@ from ..services import EndpointNotAllowed, check_endpoint_url
 MAX_SCAN_INTERVAL_MINUTES = 525_600
 _ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-# The fields an API client may see and the audit trail may record: everything but the credentials.
-PUBLIC_FIELDS = (
-    "name",
-    "kind",
-    "regions",
-    "endpoint_url",
-    "role_arn",
-    "external_id",
-    "scan_interval_minutes",
-    "max_concurrency",
-    "enabled",
-)
 
 
 @lru_cache(maxsize=1)
 def aws_region_names() -> frozenset[str]:
     """Every region botocore knows for EC2 in the commercial, China and GovCloud partitions (no network)."""
-    import boto3
-
     session = boto3.session.Session()
     return frozenset(
         region
@@ -200,11 +187,6 @@ class ProviderWriteSerializer(StrictSerializer):
         if external_id and not role_arn:
             raise serializers.ValidationError({"external_id": ["external_id is only used with role_arn."]})
         return attrs
-
-
-def public_values(provider: Provider) -> dict:
-    """The non-secret settings of a provider, for the audit trail."""
-    return {name: getattr(provider, name) for name in PUBLIC_FIELDS}
 
 
 # --- resources ----------------------------------------------------------------------------------------

@@ -1,11 +1,7 @@
 """The providers and resources API: connect accounts, browse what was read from them, capture baselines."""
 
-import logging
-
-from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -17,10 +13,9 @@ from drifts.models import OPEN_STATUSES, Drift, Severity
 from driftwatch.api.errors import Conflict, error_body
 from driftwatch.api.schema import ErrorSerializer, errors
 from driftwatch.api.serializers import EmptyBodySerializer
-from driftwatch.models import AuditEntry
 
+from .. import services
 from ..models import Provider, Resource
-from ..services import ConnectionCheckFailed, test_connection
 from .filters import ProviderFilter, ResourceFilter
 from .serializers import (
     ConnectionTestSerializer,
@@ -28,10 +23,7 @@ from .serializers import (
     ProviderWriteSerializer,
     ResourceDetailSerializer,
     ResourceSerializer,
-    public_values,
 )
-
-logger = logging.getLogger(__name__)
 
 ID_REGEX = r"[0-9]{1,18}"
 
@@ -52,14 +44,6 @@ def _providers():
             Drift.objects.filter(provider_id=OuterRef("pk"), status__in=OPEN_STATUSES), "provider_id"
         ),
     )
-
-
-def _audit_changes(before: dict, after: dict) -> dict:
-    return {name: [before[name], after[name]] for name in after if before.get(name) != after[name]}
-
-
-def _name_taken(name: str) -> ValidationError:
-    return ValidationError({"name": [f"A provider named {name!r} already exists."]})
 
 
 _CONNECTION_FAILED = OpenApiResponse(
@@ -99,20 +83,11 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         body.is_valid(raise_exception=True)
         values = dict(body.validated_data)
         credentials = values.pop("credentials", None)
-        provider = Provider(**values)
-        provider.set_credentials(credentials)
         try:
-            with transaction.atomic():
-                provider.save()
-                AuditEntry.record(
-                    request.user,
-                    "create",
-                    provider,
-                    {**public_values(provider), "credentials": "set" if credentials else "none"},
-                )
-        except IntegrityError:
-            # Two requests racing for one name: the partial unique constraint decides, the client gets a 400.
-            raise _name_taken(provider.name) from None
+            provider = services.create_provider(values, credentials, request.user)
+        except services.ProviderNameTaken as exc:
+            # Two requests racing for one name: the one that lost at the database gets a 400, not a 500.
+            raise ValidationError({"name": [str(exc)]}) from None
         return self._detail(provider.pk, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -126,28 +101,11 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         body = ProviderWriteSerializer(provider, data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         values = dict(body.validated_data)
-        before = public_values(provider)
-        # Only the columns this request changes: a full save() would overwrite running_job or
-        # last_scanned_at written by a scan since we read the row.
-        update_fields = [name for name in values if name != "credentials"] + ["updated_at"]
-        changes = {}
-        if "credentials" in values:
-            update_fields.append("credentials_encrypted")
-            credentials = values.pop("credentials")
-            changes["credentials"] = (
-                "replaced" if credentials and provider.has_credentials else ("set" if credentials else "cleared")
-            )
-            provider.set_credentials(credentials)
-        for name, value in values.items():
-            setattr(provider, name, value)
-        changes.update(_audit_changes(before, public_values(provider)))
+        credentials = values.pop("credentials", services.UNCHANGED)
         try:
-            with transaction.atomic():
-                provider.save(update_fields=update_fields)
-                if changes:
-                    AuditEntry.record(request.user, "update", provider, changes)
-        except IntegrityError:
-            raise _name_taken(provider.name) from None
+            services.update_provider(provider, values, request.user, credentials=credentials)
+        except services.ProviderNameTaken as exc:
+            raise ValidationError({"name": [str(exc)]}) from None
         return self._detail(provider.pk)
 
     @extend_schema(
@@ -158,23 +116,12 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     )
     def destroy(self, request, pk=None):
         provider = self.get_object()
-        now = timezone.now()
-        with transaction.atomic():
-            # Compare-and-swap against start_detection's claim of running_job: never delete under a scan.
-            deleted = Provider.objects.filter(
-                pk=provider.pk, deleted_at__isnull=True, running_job_id__isnull=True
-            ).update(deleted_at=now, enabled=False, updated_at=now)
-            if not deleted:
-                job_id = Provider.objects.filter(pk=provider.pk).values_list("running_job_id", flat=True).first()
-                if job_id is None:  # deleted by a concurrent request
-                    raise NotFound()
-                raise Conflict(
-                    f"Provider {provider.pk} is being scanned by job {job_id}; delete it when the job has finished.",
-                    code="scan_running",
-                    details={"job_id": job_id},
-                )
-            Resource.objects.filter(provider_id=provider.pk, deleted_at__isnull=True).update(deleted_at=now)
-            AuditEntry.record(request.user, "delete", provider, {"deleted_at": now.isoformat()})
+        try:
+            services.delete_provider(provider, request.user)
+        except services.ProviderGone:
+            raise NotFound() from None
+        except services.ProviderBusy as exc:
+            raise Conflict(str(exc), code="scan_running", details={"job_id": exc.job_id}) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -188,14 +135,10 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         provider = self.get_object()
         EmptyBodySerializer(data=request.data).is_valid(raise_exception=True)
         try:
-            identity = test_connection(provider)
-        except ConnectionCheckFailed as exc:
-            # The message is built from the AWS error code and text (or the endpoint check), never from settings.
-            logger.info("provider connection test failed: %s", exc, extra={"provider_id": provider.pk})
-            AuditEntry.record(request.user, "test", provider, {"ok": False})
+            identity = services.check_connection(provider, request.user)
+        except services.ConnectionCheckFailed as exc:
             body = error_body("connection_failed", f"Connection check failed: {exc}", {"provider_id": provider.pk})
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
-        AuditEntry.record(request.user, "test", provider, {"ok": True, "account": identity["account"]})
         return Response({"ok": True, "account": identity["account"], "arn": identity["arn"]})
 
 
