@@ -13,7 +13,6 @@ from django.utils.timesince import timesince
 
 from driftwatch.admin_display import badge, pretty_json, progress_bar
 from driftwatch.admin_site import ReadOnlyAdminMixin
-from driftwatch.models import AuditEntry
 from providers.resource_types import ResourceTypeFilter, resource_type_choices
 
 from .admin_dashboard import dashboard_context
@@ -28,7 +27,7 @@ from .models import (
     JobUnit,
     Resolution,
 )
-from .services import triage
+from .services import ignore_rules, triage
 from .sidebyside import side_by_side
 
 # The admin index opens with the triage summary.
@@ -467,9 +466,6 @@ class IgnoreRuleForm(forms.ModelForm):
         self.fields["resource_type"].choices = [("", "Any type"), *resource_type_choices()]
 
 
-_RULE_FIELDS = ("resource_type", "path_glob", "name_glob", "expires_at", "reason")
-
-
 @admin.register(IgnoreRule)
 class IgnoreRuleAdmin(admin.ModelAdmin):
     """Accepted differences; every change is written to the audit trail with its actor."""
@@ -496,24 +492,21 @@ class IgnoreRuleAdmin(admin.ModelAdmin):
 
     @admin.display(description="active", boolean=True)
     def active(self, obj: IgnoreRule) -> bool:
-        return obj.expires_at is None or obj.expires_at > timezone.now()
+        return obj.is_active
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-        changes = {name: _plain(getattr(obj, name)) for name in (form.changed_data if change else _RULE_FIELDS)}
-        AuditEntry.record(request.user, "update" if change else "create", obj, changes)
+        values = {name: form.cleaned_data[name] for name in IgnoreRuleForm.Meta.fields}
+        if change:
+            ignore_rules.update_ignore_rule(IgnoreRule.objects.get(pk=obj.pk), values, request.user)
+            return
+        created = ignore_rules.create_ignore_rule(values, request.user)
+        # The admin goes on to log and redirect with `obj`: make it the row the service created.
+        obj.pk, obj._state.adding = created.pk, False
+        obj.refresh_from_db()
 
     def delete_model(self, request, obj):
-        AuditEntry.record(request.user, "delete", obj)
-        super().delete_model(request, obj)
+        ignore_rules.delete_ignore_rule(obj, request.user)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
-            AuditEntry.record(request.user, "delete", obj)
-        super().delete_queryset(request, queryset)
-
-
-def _plain(value):
-    return value.isoformat() if hasattr(value, "isoformat") else value
+            ignore_rules.delete_ignore_rule(obj, request.user)

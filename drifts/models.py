@@ -243,6 +243,26 @@ class JobUnit(models.Model):
         return f"{self.provider_id}/{self.region}/{self.resource_type}"
 
 
+class IgnoreRuleQuerySet(models.QuerySet):
+    """What "active" means for ignore rules, once: not expired (no expires_at, or one still ahead)."""
+
+    @staticmethod
+    def _active(now) -> models.Q:
+        return models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now or timezone.now())
+
+    def active(self, now=None) -> "IgnoreRuleQuerySet":
+        """Rules in force at `now` (default: now)."""
+        return self.filter(self._active(now))
+
+    def expired(self, now=None) -> "IgnoreRuleQuerySet":
+        """Rules whose expires_at has passed at `now` (default: now)."""
+        return self.exclude(self._active(now))
+
+    def for_type(self, resource_type: str) -> "IgnoreRuleQuerySet":
+        """Rules that apply to a resource type: those for that type and those for every type."""
+        return self.filter(models.Q(resource_type="") | models.Q(resource_type=resource_type))
+
+
 class IgnoreRule(models.Model):
     """Changes matching this rule create no drift (a known, accepted difference)."""
 
@@ -255,11 +275,18 @@ class IgnoreRule(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = IgnoreRuleQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
 
     def __str__(self) -> str:
         return f"ignore {self.resource_type or '*'} {self.path_glob}"
+
+    @property
+    def is_active(self) -> bool:
+        """Not expired yet: IgnoreRule.objects.active() for one loaded rule."""
+        return self.expires_at is None or self.expires_at > timezone.now()
 
     def matches(self, resource_type: str, name: str, path: str, now=None) -> bool:
         """True when this rule silences a change at path on a resource of that type and name."""

@@ -1,6 +1,5 @@
 """The ignore-rules API: accepted differences that create no drift. Changes need a write token and are audited."""
 
-from django.db import transaction
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -10,12 +9,10 @@ from rest_framework.response import Response
 from driftwatch.api.filters import StrictBooleanFilter, text_filter
 from driftwatch.api.schema import errors
 from driftwatch.api.serializers import StrictSerializer, iso_utc
-from driftwatch.models import AuditEntry
+from providers.collectors import COLLECTORS
 
 from ..models import IgnoreRule
-
-# What the audit trail records of a rule (it holds no secret).
-_AUDITED = ("resource_type", "path_glob", "name_glob", "expires_at", "reason")
+from ..services import ignore_rules
 
 # --- serializers --------------------------------------------------------------------------------------
 
@@ -41,7 +38,7 @@ class IgnoreRuleSerializer(serializers.Serializer):
             "path_glob": rule.path_glob,
             "name_glob": rule.name_glob or None,
             "expires_at": iso_utc(rule.expires_at),
-            "active": rule.expires_at is None or rule.expires_at > timezone.now(),
+            "active": rule.is_active,
             "reason": rule.reason,
             "created_by": rule.created_by.get_username() if rule.created_by_id else None,
             "created_at": iso_utc(rule.created_at),
@@ -65,8 +62,6 @@ class IgnoreRuleWriteSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000)
 
     def validate_resource_type(self, value: str | None) -> str:
-        from providers.collectors import COLLECTORS
-
         if not value:
             return ""
         if value not in COLLECTORS:
@@ -84,12 +79,6 @@ class IgnoreRuleWriteSerializer(StrictSerializer):
         return value
 
 
-def _audited(rule: IgnoreRule) -> dict:
-    values = {name: getattr(rule, name) for name in _AUDITED}
-    values["expires_at"] = iso_utc(rule.expires_at)
-    return values
-
-
 # --- filters ------------------------------------------------------------------------------------------
 
 
@@ -104,10 +93,7 @@ class IgnoreRuleFilter(filters.FilterSet):
     def filter_active(self, queryset, name, value):
         if value is None:
             return queryset
-        now = timezone.now()
-        if value:
-            return queryset.exclude(expires_at__lte=now)
-        return queryset.filter(expires_at__lte=now)
+        return queryset.active() if value else queryset.expired()
 
 
 # --- views --------------------------------------------------------------------------------------------
@@ -140,10 +126,7 @@ class IgnoreRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def create(self, request):
         body = IgnoreRuleWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = request.user if request.user.is_authenticated else None
-        with transaction.atomic():
-            rule = IgnoreRule.objects.create(created_by=user, **body.validated_data)
-            AuditEntry.record(request.user, "create", rule, _audited(rule))
+        rule = ignore_rules.create_ignore_rule(body.validated_data, request.user)
         return self._detail(rule.pk, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -155,21 +138,10 @@ class IgnoreRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         rule = self.get_object()
         body = IgnoreRuleWriteSerializer(rule, data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        before = _audited(rule)
-        for name, value in body.validated_data.items():
-            setattr(rule, name, value)
-        after = _audited(rule)
-        changes = {name: [before[name], after[name]] for name in after if before[name] != after[name]}
-        with transaction.atomic():
-            rule.save(update_fields=[*body.validated_data, "updated_at"])
-            if changes:
-                AuditEntry.record(request.user, "update", rule, changes)
+        ignore_rules.update_ignore_rule(rule, body.validated_data, request.user)
         return self._detail(rule.pk)
 
     @extend_schema(summary="Delete an ignore rule", responses={204: None, **errors(403, 404)})
     def destroy(self, request, pk=None):
-        rule = self.get_object()
-        with transaction.atomic():
-            AuditEntry.record(request.user, "delete", rule, _audited(rule))
-            rule.delete()
+        ignore_rules.delete_ignore_rule(self.get_object(), request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
