@@ -5,8 +5,6 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -17,6 +15,7 @@ from django.utils.safestring import mark_safe
 
 from baselines.models import Baseline, BaselineSource
 from drifts.models import OPEN_STATUSES, Drift
+from drifts.queries import open_drift_count
 from drifts.services import detection, triage
 from drifts.sidebyside import side_by_side
 from driftwatch.admin_display import badge, pretty_json
@@ -26,18 +25,6 @@ from . import services
 from .api.serializers import ProviderWriteSerializer
 from .models import Provider, Resource
 from .resource_types import ResourceTypeFilter
-
-
-def _open_drift_count(field: str):
-    """A correlated COUNT subquery: one query per page, never one per row."""
-    counted = (
-        Drift.objects.filter(**{field: OuterRef("pk")}, status__in=OPEN_STATUSES)
-        .order_by()
-        .values(field)
-        .annotate(c=Count("*"))
-        .values("c")
-    )
-    return Coalesce(Subquery(counted[:1]), 0)
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -191,7 +178,7 @@ class ProviderAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(open_drift_count=_open_drift_count("provider_id"))
+        return super().get_queryset(request).annotate(open_drift_count=open_drift_count("provider_id"))
 
     def has_delete_permission(self, request, obj=None):
         # Deleting is soft (the "Delete" action): a hard delete would lose the findings history.
@@ -364,7 +351,7 @@ class ResourceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request).annotate(open_drift_count=_open_drift_count("resource_id"))
+        qs = super().get_queryset(request).annotate(open_drift_count=open_drift_count("resource_id"))
         match = getattr(request, "resolver_match", None)
         if match is not None and match.url_name == "providers_resource_changelist":
             qs = qs.defer("config")  # a list row does not need the (possibly large) document

@@ -1,9 +1,9 @@
 """Filters of GET /api/v1/providers and GET /api/v1/resources."""
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists
 from django_filters import rest_framework as filters
 
-from drifts.models import OPEN_STATUSES, Drift
+from drifts.queries import open_drifts_of
 from driftwatch.api.filters import IdFilter, StrictBooleanFilter, text_filter
 
 from ..models import Provider, Resource
@@ -46,7 +46,7 @@ class ResourceFilter(filters.FilterSet):
     def filter_has_open_drifts(self, queryset, name, value):
         if value is None:
             return queryset
-        open_drifts = Drift.objects.filter(resource_id=OuterRef("pk"), status__in=OPEN_STATUSES)
+        open_drifts = open_drifts_of("resource_id")
         return queryset.filter(Exists(open_drifts)) if value else queryset.exclude(Exists(open_drifts))
 
     def filter_deleted(self, queryset, name, value):

@@ -1,7 +1,6 @@
 """The providers and resources API: connect accounts, browse what was read from them, capture baselines."""
 
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef, Q
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,9 +9,11 @@ from rest_framework.response import Response
 
 from baselines.models import Baseline
 from drifts.models import OPEN_STATUSES, Drift, Severity
+from drifts.queries import open_drift_count
 from driftwatch.api.errors import Conflict, error_body
 from driftwatch.api.schema import ErrorSerializer, errors
 from driftwatch.api.serializers import EmptyBodySerializer
+from driftwatch.db import subquery_count
 
 from .. import services
 from ..models import Provider, Resource
@@ -28,21 +29,12 @@ from .serializers import (
 ID_REGEX = r"[0-9]{1,18}"
 
 
-def _count(queryset, group_by: str):
-    """A correlated COUNT(*) subquery, 0 when no row matches: one query per page, never one per row."""
-    # order_by() drops the model's default ordering, which would otherwise join the GROUP BY.
-    counted = queryset.order_by().values(group_by).annotate(c=Count("*")).values("c")
-    return Coalesce(Subquery(counted[:1]), 0)
-
-
 def _providers():
     return Provider.objects.live().annotate(
-        resource_count=_count(
+        resource_count=subquery_count(
             Resource.objects.filter(provider_id=OuterRef("pk"), deleted_at__isnull=True), "provider_id"
         ),
-        open_drift_count=_count(
-            Drift.objects.filter(provider_id=OuterRef("pk"), status__in=OPEN_STATUSES), "provider_id"
-        ),
+        open_drift_count=open_drift_count("provider_id"),
     )
 
 
@@ -143,11 +135,7 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 def _resources():
-    return Resource.objects.annotate(
-        open_drift_count=_count(
-            Drift.objects.filter(resource_id=OuterRef("pk"), status__in=OPEN_STATUSES), "resource_id"
-        ),
-    )
+    return Resource.objects.annotate(open_drift_count=open_drift_count("resource_id"))
 
 
 _LIST_FIELDS = ("id", "provider_id", "resource_type", "external_id", "name", "region", "last_seen_at", "deleted_at")
