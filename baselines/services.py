@@ -5,6 +5,8 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from driftwatch.models import AuditEntry
+
 from .models import Baseline, BaselineSource
 
 
@@ -36,10 +38,15 @@ def baseline_new(resources, now=None) -> dict[int, Baseline]:
 
 
 def capture_baseline(resource, *, user=None, source: str = BaselineSource.MANUAL) -> Baseline:
-    """Make the resource's current configuration its current baseline; the old one stays as history."""
+    """Make the resource's current configuration its current baseline; the old one stays as history.
+
+    Writes one audit row (action "capture"), whoever asked: the API, the admin, or a triage resolve.
+    """
     with transaction.atomic():
-        Baseline.objects.filter(resource_id=resource.pk, is_current=True).update(is_current=False)
-        return Baseline.objects.create(
+        current = Baseline.objects.filter(resource_id=resource.pk, is_current=True)
+        previous_id = current.values_list("pk", flat=True).first()
+        current.update(is_current=False)
+        baseline = Baseline.objects.create(
             resource_id=resource.pk,
             config=resource.config,
             config_hash=resource.config_hash,
@@ -48,3 +55,11 @@ def capture_baseline(resource, *, user=None, source: str = BaselineSource.MANUAL
             source=source,
             is_current=True,
         )
+        changes = {
+            "resource_id": resource.pk,
+            "source": source,
+            "config_hash": baseline.config_hash,
+            "previous_baseline_id": previous_id,
+        }
+        AuditEntry.record(user, "capture", baseline, changes)
+    return baseline
