@@ -211,26 +211,8 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Resolve and capture baseline", permissions=["triage"])
     def resolve_with_baseline(self, request, queryset):
-        drifts = list(queryset.select_related("resource").order_by("pk"))
-        moved: list[int] = []
-        refused: dict[int, str] = {}
-        captured: set[int] = set()
-        for drift in drifts:
-            if drift.resource_id in captured:
-                # An earlier drift of this batch captured the resource's baseline, which resolved its
-                # open siblings too: this one moved if it was open, and must not capture again.
-                if drift.status in OPEN_STATUSES:
-                    moved.append(drift.pk)
-                else:
-                    refused[drift.pk] = drift.status
-                continue
-            result = triage.resolve_with_baseline(drift, actor=request.user, expected_status=drift.status)
-            if result.moved:
-                moved.append(drift.pk)
-                captured.add(drift.resource_id)
-            else:
-                refused[drift.pk] = result.refused.get(drift.pk, drift.status)
-        report_moves(request, moved, refused, verb="resolved with a new baseline")
+        result = triage.resolve_drifts_with_baseline(list(queryset.values_list("pk", flat=True)), request.user)
+        report_moves(request, result.moved, result.refused, verb="resolved with a new baseline")
 
     # --- the drift page: diff, siblings, history, triage buttons ------------------------------------------
 

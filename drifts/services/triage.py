@@ -89,6 +89,32 @@ def resolve_with_baseline(drift: Drift, *, actor, note: str = "", expected_statu
     return result
 
 
+def resolve_drifts_with_baseline(drift_ids: Iterable[int], actor) -> MoveResult:
+    """Resolve several drifts with resolve_with_baseline, capturing each resource's baseline once.
+
+    The first open drift of a resource captures its baseline, which resolves the resource's other open
+    drifts too: those count as moved, and do not capture again.
+    """
+    drifts = Drift.objects.select_related("resource").filter(pk__in=list(drift_ids)).order_by("pk")
+    result = MoveResult()
+    captured: set[int] = set()
+    for drift in drifts:
+        if drift.resource_id in captured:
+            # Resolved by its sibling's capture if it was open when the batch was read.
+            if drift.status in OPEN_STATUSES:
+                result.moved.append(drift.pk)
+            else:
+                result.refused[drift.pk] = drift.status
+            continue
+        one = resolve_with_baseline(drift, actor=actor, expected_status=drift.status)
+        if one.moved:
+            result.moved.append(drift.pk)
+            captured.add(drift.resource_id)
+        else:
+            result.refused[drift.pk] = one.refused.get(drift.pk, drift.status)
+    return result
+
+
 def capture_baseline_and_resolve(resource: Resource, *, actor, source: str = BaselineSource.MANUAL, cause=None):
     """Capture the resource's current config as its baseline and resolve its open drifts, atomically."""
     with transaction.atomic():
