@@ -336,8 +336,8 @@ DRIFTWATCH_UNIT_LEASE_SECONDS = _env_int("DRIFTWATCH_UNIT_LEASE_SECONDS", 60, mi
 # A queued unit not started this long after its message was sent, while the broker's queue is empty,
 # lost its message (the broker restarted empty, or was down when the job started): it is sent again.
 DRIFTWATCH_UNIT_QUEUE_TIMEOUT_SECONDS = _env_int("DRIFTWATCH_UNIT_QUEUE_TIMEOUT_SECONDS", 60, minimum=1)
-# How many workers may die under one unit before it is failed instead of queued again.
-DRIFTWATCH_UNIT_MAX_ATTEMPTS = _env_int("DRIFTWATCH_UNIT_MAX_ATTEMPTS", 5, minimum=1)
+# How many times a unit may be started (retries included) before a lost lease fails it instead of re-sending.
+DRIFTWATCH_UNIT_MAX_ATTEMPTS = _env_int("DRIFTWATCH_UNIT_MAX_ATTEMPTS", 8, minimum=1)
 # Seconds between retries of a unit after a transient failure (throttling, lost connections to AWS or
 # to the database); their sum should outlast a database failover.
 DRIFTWATCH_UNIT_RETRY_DELAYS = _env_list("DRIFTWATCH_UNIT_RETRY_DELAYS", ["5", "15", "30", "60", "120"])

@@ -100,8 +100,10 @@ def scan_unit(unit_id: int, *, attempt: int | None = None, may_retry: bool = Fal
         )
     except Exception as exc:
         if may_retry and is_transient(exc):
-            _hold_for_retry(unit_id, held)
-            raise RetryUnit(describe_error(exc), attempt=held) from exc
+            # Before the claim (the database was unreachable), the lease we came with is still the one to resume.
+            resume = held if held is not None else attempt
+            _hold_for_retry(unit_id, resume)
+            raise RetryUnit(describe_error(exc), attempt=resume) from exc
         logger.warning("scan unit failed: %s", describe_error(exc), extra={"unit_id": unit_id})
         if held is not None:
             unit = JobUnit.objects.get(pk=unit_id)
