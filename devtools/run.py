@@ -1,10 +1,10 @@
 """`make run`: one supervisor (honcho) for the web server, a Celery worker, Celery beat and the demo.
 
-    python -m driftwatch.run
+    python -m devtools.run
 
 Runs on the embedded defaults (SQLite and a filesystem broker under DRIFTWATCH_VAR_DIR) unless
 DATABASE_URL / CELERY_BROKER_URL say otherwise. Unless DRIFTWATCH_DEMO=0 it also starts a local moto
-AWS account on loopback and sets up the demo (driftwatch.demo). Ctrl-C (SIGINT) or SIGTERM stops every
+AWS account on loopback and sets up the demo (devtools.demo). Ctrl-C (SIGINT) or SIGTERM stops every
 process; one process exiting stops the others.
 """
 
@@ -191,7 +191,7 @@ def main() -> int:
         aws_port = _env_int("DRIFTWATCH_DEMO_AWS_PORT", DEFAULT_DEMO_AWS_PORT)
         scale = _env_int("DRIFTWATCH_DEMO_SCALE", 1)
     except ConfigError as exc:
-        print(f"driftwatch.run: {exc}", file=sys.stderr)
+        print(f"devtools.run: {exc}", file=sys.stderr)
         return 2
     django.setup()
 
@@ -202,18 +202,18 @@ def main() -> int:
     base_dir = str(settings.BASE_DIR)
     var_dir = str(settings.VAR_DIR)
     if not port_free(port):
-        print(f"driftwatch.run: port {port} is in use on 127.0.0.1; set PORT to a free port", file=sys.stderr)
+        print(f"devtools.run: port {port} is in use on 127.0.0.1; set PORT to a free port", file=sys.stderr)
         return 2
     aws_endpoint = f"http://127.0.0.1:{aws_port}"
     start_moto = False
     if demo:
-        from driftwatch.demo import is_moto
+        from devtools.demo import is_moto
 
         if port_free(aws_port):
             start_moto = True
         elif not is_moto(aws_endpoint):
             print(
-                f"driftwatch.run: port {aws_port} is in use and is not a moto server; set DRIFTWATCH_DEMO_AWS_PORT "
+                f"devtools.run: port {aws_port} is in use and is not a moto server; set DRIFTWATCH_DEMO_AWS_PORT "
                 "to a free port, or DRIFTWATCH_DEMO=0",
                 file=sys.stderr,
             )
@@ -246,7 +246,7 @@ def main() -> int:
         threading.Thread(target=_demo_thread, name="demo", daemon=True).start()
 
     def _demo_thread() -> None:
-        from driftwatch.demo import DemoError, run_demo
+        from devtools.demo import DemoError, run_demo
 
         try:
             run_demo(
@@ -270,7 +270,7 @@ def main() -> int:
         manager.add_process(name, command, env=env, cwd=base_dir)
     if start_moto:
         moto_env = {k: v for k, v in env.items() if not k.startswith("AWS_")} | MOTO_ENV
-        command = f"exec {shlex.quote(sys.executable)} -m driftwatch.run moto {aws_port}"
+        command = f"exec {shlex.quote(sys.executable)} -m devtools.run moto {aws_port}"
         manager.add_process("aws", command, env=moto_env)
     if not demo:
         manager.say("system", f"DriftWatch on http://127.0.0.1:{port}/admin/ (demo off)")
