@@ -19,11 +19,13 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from devtools.changes import apply_changes
+from devtools.estate import seed_estate
+from devtools.fake_aws import FAKE_ENV
 from drifts.models import DetectionJob, Drift, DriftEvent, JobUnit
 from driftwatch.celery import app as celery_app
 from driftwatch.tests.factories import make_provider
 from providers.models import Provider, Resource
-from providers.testing import FAKE_ENV, apply_changes, seed_estate
 
 from .faults import RedisServer, TcpProxy
 
