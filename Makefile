@@ -19,7 +19,7 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 run: install migrate
-	$(PY) -m driftwatch.run
+	$(PY) -m devtools.run
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -22,7 +22,7 @@ from rest_framework.test import APIClient  # noqa: E402
 
 from driftwatch.tests.factories import make_drift, make_provider, make_resource  # noqa: E402
 
-pytest_plugins = ["providers.testing"]
+pytest_plugins = ["devtools.pytest_plugin"]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ def current_baselines(resource_ids: Iterable[int]) -> dict[int, Baseline]:
     return {b.resource_id: b for b in rows}
 
 
-def baseline_new(resources, now=None) -> dict[int, Baseline]:
+def baseline_first_seen(resources, now=None) -> dict[int, Baseline]:
     """First-seen baselines (source discovered) for resources that have none; one bulk insert."""
     now = now or timezone.now()
     created = Baseline.objects.bulk_create(

@@ -56,7 +56,8 @@ class MotoServer:
 
 def seed(url: str, buckets: int, groups: int, roles: int) -> dict:
     """Create the estate: buckets with some versioning/tags/policies, groups with rules, roles with policies."""
-    from providers.testing import fake_session, trust_policy
+    from devtools.estate import trust_policy
+    from devtools.fake_aws import fake_session
 
     session = fake_session()
     s3 = session.client("s3", endpoint_url=url, config=_SEED_CONFIG)
@@ -211,8 +212,8 @@ def full_scan(url: str) -> tuple[dict, _Recorder]:
 
 def floor(url: str, recorder: _Recorder, workers: int) -> dict:
     """The recorded calls replayed by plain boto3: listings in order, per-item calls in a pool of `workers`."""
+    from devtools.fake_aws import fake_session
     from providers.collectors.base import client_config
-    from providers.testing import fake_session
 
     session = fake_session()
     config = client_config(max_workers=workers)

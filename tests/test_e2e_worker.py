@@ -17,8 +17,10 @@ from django.conf import settings
 from django.db import connection
 from kombu import Connection
 
+from devtools.changes import apply_changes
+from devtools.estate import seed_estate
+from devtools.fake_aws import FAKE_ENV
 from driftwatch.celery import app as celery_app
-from providers.testing import FAKE_ENV, apply_changes, seed_estate
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -19,11 +19,13 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from devtools.changes import apply_changes
+from devtools.estate import seed_estate
+from devtools.fake_aws import FAKE_ENV
 from drifts.models import DetectionJob, Drift, DriftEvent, JobUnit
 from driftwatch.celery import app as celery_app
 from driftwatch.tests.factories import make_provider
 from providers.models import Provider, Resource
-from providers.testing import FAKE_ENV, apply_changes, seed_estate
 
 from .faults import RedisServer, TcpProxy
 
@@ -193,13 +195,17 @@ class Scenario:
         for drift_id in Drift.objects.filter(provider=self.provider).values_list("pk", flat=True):
             assert DriftEvent.objects.filter(drift_id=drift_id, from_status=None).count() == 1
 
-    def assert_clean_ledger(self) -> None:
-        """The next detect starts a new job, and the ledger is exactly what a clean scan gives."""
-        self.assert_released()
-        job = self.wait(self.detect())
+    def assert_recovered(self, job_id: int) -> None:
+        """The faulted job ends by itself, succeeded, with exactly the real changes recorded, once each."""
+        job = self.wait(job_id)
         assert job["status"] == "succeeded", (job, self.stack.logs())
         self.assert_no_false_findings()
         assert self.open_paths() == self.changes
+
+    def assert_clean_ledger(self) -> None:
+        """The next detect starts a new job, and the ledger is exactly what a clean scan gives."""
+        self.assert_released()
+        self.assert_recovered(self.detect())
 
 
 def test_worker_killed_with_sigkill_mid_unit(make_stack, api, moto):
@@ -211,12 +217,9 @@ def test_worker_killed_with_sigkill_mid_unit(make_stack, api, moto):
     stack.kill_worker(first)
     killed_at = time.monotonic()
     stack.start_worker()  # what a supervisor (systemd, Kubernetes) does
-    job = scenario.wait(job_id)
-    assert job["status"] == "succeeded", (job, stack.logs())
+    scenario.assert_recovered(job_id)
     assert time.monotonic() - killed_at < RECOVERY
     assert JobUnit.objects.filter(job_id=job_id, attempt__gt=1).exists()  # the killed units ran again
-    scenario.assert_no_false_findings()
-    assert scenario.open_paths() == scenario.changes
     scenario.assert_clean_ledger()
 
 
@@ -228,10 +231,7 @@ def test_broker_restarted_empty_mid_scan(make_stack, api, moto):
     scenario.wait_for_units(job_id, "succeeded")
     stack.redis.stop()  # every queued message is gone
     stack.redis.start()
-    job = scenario.wait(job_id)
-    assert job["status"] == "succeeded", (job, stack.logs())
-    scenario.assert_no_false_findings()
-    assert scenario.open_paths() == scenario.changes
+    scenario.assert_recovered(job_id)
     scenario.assert_clean_ledger()
 
 
@@ -244,9 +244,7 @@ def test_detect_while_the_broker_is_down(make_stack, api, moto):
     assert DetectionJob.objects.get(pk=job_id).status == "running"
     time.sleep(2)
     stack.redis.start()
-    job = scenario.wait(job_id)
-    assert job["status"] == "succeeded", (job, stack.logs())
-    assert scenario.open_paths() == scenario.changes
+    scenario.assert_recovered(job_id)
     scenario.assert_clean_ledger()
 
 
@@ -259,10 +257,7 @@ def test_database_unreachable_for_15_seconds(make_stack, api, moto):
     stack.db.cut()  # a failover: connections dropped, new ones refused
     time.sleep(15)
     stack.db.restore()
-    job = scenario.wait(job_id)
-    assert job["status"] == "succeeded", (job, stack.logs())
-    scenario.assert_no_false_findings()
-    assert scenario.open_paths() == scenario.changes
+    scenario.assert_recovered(job_id)
     scenario.assert_clean_ledger()
 
 

@@ -51,7 +51,7 @@ class _Output:
             if match:
                 return match
             if proc.poll() is not None:
-                pytest.fail(f"driftwatch.run exited with {proc.returncode} before {pattern.pattern!r}")
+                pytest.fail(f"devtools.run exited with {proc.returncode} before {pattern.pattern!r}")
             time.sleep(0.2)
         pytest.fail(f"no {pattern.pattern!r} in the output within the time limit")
 
@@ -87,7 +87,7 @@ def test_make_run_demo_shows_findings_over_the_api_and_stops_cleanly(tmp_path):
     )
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "driftwatch.run"],
+        [sys.executable, "-m", "devtools.run"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -139,4 +139,4 @@ def test_make_run_demo_shows_findings_over_the_api_and_stops_cleanly(tmp_path):
                 pass
         proc.wait(timeout=10)
         if not ok:
-            print("---- driftwatch.run output ----\n" + output.text()[-20000:])
+            print("---- devtools.run output ----\n" + output.text()[-20000:])

@@ -98,7 +98,7 @@ class _Recorder:
         by_id = {r.pk: r for r in resources}
         baselines = baseline_services.current_baselines(by_id)
         fresh = [r for r in resources if r.pk not in baselines]
-        baselines.update(baseline_services.baseline_new(fresh, now))
+        baselines.update(baseline_services.baseline_first_seen(fresh, now))
         fresh_ids = {r.pk for r in fresh}
         findings = {}
         for resource in resources:

@@ -6,10 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from devtools.estate import seed_estate
 from drifts.models import DetectionJob
 from drifts.services import jobs
 from driftwatch.tests.factories import make_provider
-from providers.testing import seed_estate
 
 
 @pytest.mark.django_db(transaction=True)

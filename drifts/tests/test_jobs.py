@@ -6,12 +6,12 @@ from django.db import OperationalError
 from django.test import override_settings
 from django.utils import timezone
 
+from devtools.estate import seed_estate
 from drifts.models import DetectionJob, Drift, JobUnit
 from drifts.services import detection, jobs, scan
 from drifts.tasks import scan_unit as scan_unit_task
 from driftwatch.tests.factories import make_provider
 from providers.models import Provider, Resource
-from providers.testing import seed_estate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,11 +4,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from baselines.models import Baseline
+from devtools.changes import apply_changes, revert_changes
+from devtools.estate import seed_estate
 from drifts.models import DetectionJob, Drift, JobUnit
 from drifts.services import detection, jobs, triage
 from driftwatch.tests.factories import make_provider
 from providers.models import Resource
-from providers.testing import apply_changes, revert_changes, seed_estate
 
 pytestmark = pytest.mark.django_db
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.changes import element_path
+from devtools.fake_aws import fake_session
 from providers.collectors import COLLECTORS, GLOBAL_REGION, GLOBAL_RESOURCE_TYPES, scan_units
 from providers.collectors.base import (
     AwsClients,
@@ -20,7 +22,6 @@ from providers.collectors.base import (
 )
 from providers.collectors.ec2 import expand_permissions
 from providers.collectors.s3 import location_to_region
-from providers.testing import element_path, fake_session
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -222,7 +223,7 @@ def test_element_path_matches_the_diff_engine_spelling():
 
 def test_collectors_and_fixtures_import_without_django():
     code = (
-        "import sys, providers.collectors, providers.collectors.session, providers.testing;"
+        "import sys, providers.collectors, providers.collectors.session, devtools.pytest_plugin, devtools.changes;"
         "bad = [m for m in sys.modules if m == 'django' or m.startswith('django.')];"
         "assert not bad, bad"
     )

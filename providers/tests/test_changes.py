@@ -3,8 +3,10 @@
 import hashlib
 import json
 
+from devtools.changes import apply_changes, revert_changes
+from devtools.estate import seed_estate
+from devtools.fake_aws import aws_clients
 from providers.collectors import COLLECTORS, scan_units
-from providers.testing import apply_changes, aws_clients, revert_changes, seed_estate
 
 
 def collect_all(endpoint_url: str, regions) -> dict:

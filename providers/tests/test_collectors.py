@@ -11,16 +11,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from devtools.estate import seed_estate
+from devtools.fake_aws import ACCOUNT_ID, READONLY_POLICY_ARN, aws_clients, fake_session, reset_moto
 from providers.collectors import COLLECTORS, scan_units
 from providers.collectors.base import CollectResult
-from providers.testing import (
-    ACCOUNT_ID,
-    READONLY_POLICY_ARN,
-    aws_clients,
-    fake_session,
-    reset_moto,
-    seed_estate,
-)
 
 REGIONS = ("us-east-1", "eu-west-1")
 LISTING_OPERATIONS = {

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
+from devtools.estate import trust_policy
+from devtools.fake_aws import aws_clients, fake_session, reset_moto
 from providers.collectors import COLLECTORS, ec2, iam, kms, rds
-from providers.testing import aws_clients, fake_session, reset_moto, trust_policy
 
 POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}'
 

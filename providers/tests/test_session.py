@@ -3,9 +3,9 @@
 import boto3
 import pytest
 
+from devtools.fake_aws import ACCOUNT_ID
 from providers.collectors import session as session_module
 from providers.collectors.session import build_clients, caller_identity
-from providers.testing import ACCOUNT_ID
 
 STATIC = {"access_key_id": "AKIAEXAMPLEEXAMPLE01", "secret_access_key": "not-a-secret"}
 

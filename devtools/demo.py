@@ -105,7 +105,7 @@ def ensure_token(user) -> str | None:
 
 def ensure_provider(endpoint_url: str) -> Provider:
     """The live provider named "demo", created or pointed at this endpoint; disabled until seeded."""
-    from providers.testing import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
+    from devtools.fake_aws import FAKE_ACCESS_KEY, FAKE_SECRET_KEY
 
     provider = Provider.objects.live().filter(name=DEMO_PROVIDER).first()
     if provider is None:
@@ -143,7 +143,7 @@ def _saved_estate(endpoint_url: str) -> dict | None:
 
 def _estate_alive(endpoint_url: str, estate: dict) -> bool:
     """The seeded account is still in moto (it keeps state in memory only)."""
-    from providers.testing import fake_session
+    from devtools.fake_aws import fake_session
 
     bucket = estate["targets"]["tag"]["id"]
     s3 = fake_session().client("s3", endpoint_url=endpoint_url)
@@ -253,7 +253,9 @@ def run_demo(
     scan_timeout: float = 300.0,
 ) -> DemoResult:
     """Seed the demo account if needed, register it, print access details, then scan, change, scan."""
-    from providers.testing import RESOURCE_TYPES, apply_changes, reset_moto, seed_estate
+    from devtools.changes import apply_changes
+    from devtools.estate import RESOURCE_TYPES, seed_estate
+    from devtools.fake_aws import reset_moto
 
     user, password = ensure_admin()
     token = ensure_token(user)

@@ -1,10 +1,10 @@
 """`make run`: one supervisor (honcho) for the web server, a Celery worker, Celery beat and the demo.
 
-    python -m driftwatch.run
+    python -m devtools.run
 
 Runs on the embedded defaults (SQLite and a filesystem broker under DRIFTWATCH_VAR_DIR) unless
 DATABASE_URL / CELERY_BROKER_URL say otherwise. Unless DRIFTWATCH_DEMO=0 it also starts a local moto
-AWS account on loopback and sets up the demo (driftwatch.demo). Ctrl-C (SIGINT) or SIGTERM stops every
+AWS account on loopback and sets up the demo (devtools.demo). Ctrl-C (SIGINT) or SIGTERM stops every
 process; one process exiting stops the others.
 """
 
@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 
 import django
 import honcho.manager
@@ -182,98 +183,145 @@ def _commands(python: str, port: int, var_dir: str) -> dict[str, str]:
     }
 
 
-def main() -> int:
-    """Migrate, start every process under one supervisor, run the demo, and wait for Ctrl-C."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "driftwatch.settings")
-    try:
-        port = _env_int("PORT", DEFAULT_PORT)
-        demo = _env_flag("DRIFTWATCH_DEMO", True)
-        aws_port = _env_int("DRIFTWATCH_DEMO_AWS_PORT", DEFAULT_DEMO_AWS_PORT)
-        scale = _env_int("DRIFTWATCH_DEMO_SCALE", 1)
-    except ConfigError as exc:
-        print(f"driftwatch.run: {exc}", file=sys.stderr)
-        return 2
-    django.setup()
+@dataclass(frozen=True)
+class RunConfig:
+    """What the environment asks for: PORT and the DRIFTWATCH_DEMO* variables."""
 
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connections
+    port: int
+    demo: bool
+    aws_port: int
+    scale: int
 
-    base_dir = str(settings.BASE_DIR)
-    var_dir = str(settings.VAR_DIR)
-    if not port_free(port):
-        print(f"driftwatch.run: port {port} is in use on 127.0.0.1; set PORT to a free port", file=sys.stderr)
-        return 2
-    aws_endpoint = f"http://127.0.0.1:{aws_port}"
-    start_moto = False
-    if demo:
-        from driftwatch.demo import is_moto
+    @classmethod
+    def from_env(cls) -> RunConfig:
+        return cls(
+            port=_env_int("PORT", DEFAULT_PORT),
+            demo=_env_flag("DRIFTWATCH_DEMO", True),
+            aws_port=_env_int("DRIFTWATCH_DEMO_AWS_PORT", DEFAULT_DEMO_AWS_PORT),
+            scale=_env_int("DRIFTWATCH_DEMO_SCALE", 1),
+        )
 
-        if port_free(aws_port):
-            start_moto = True
-        elif not is_moto(aws_endpoint):
-            print(
-                f"driftwatch.run: port {aws_port} is in use and is not a moto server; set DRIFTWATCH_DEMO_AWS_PORT "
-                "to a free port, or DRIFTWATCH_DEMO=0",
-                file=sys.stderr,
-            )
-            return 2
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
-    # A second run finds everything migrated; this costs a few hundred milliseconds.
-    call_command("migrate", interactive=False, verbosity=0)
-    connections.close_all()  # no connection may be shared with the forked children
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
 
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PORT=str(port), DRIFTWATCH_VAR_DIR=var_dir)
-    stop = threading.Event()
-    manager: Supervisor
 
-    class _SayHandler(logging.Handler):
-        """The supervisor's own log lines (the demo's scans) go through honcho's printer too."""
+def _must_start_moto(config: RunConfig) -> bool:
+    """Whether the demo AWS account must be started (it may still run from a previous `make run`).
 
-        def emit(self, record: logging.LogRecord) -> None:
-            manager.say("demo", self.format(record))
+    ConfigError when the web port, or the demo AWS port, is taken by something else. Needs Django set up.
+    """
+    if not port_free(config.port):
+        raise ConfigError(f"port {config.port} is in use on 127.0.0.1; set PORT to a free port")
+    if not config.demo:
+        return False
+    from devtools.demo import is_moto
 
+    if port_free(config.aws_port):
+        return True
+    if is_moto(config.aws_endpoint):
+        return False
+    raise ConfigError(
+        f"port {config.aws_port} is in use and is not a moto server; set DRIFTWATCH_DEMO_AWS_PORT "
+        "to a free port, or DRIFTWATCH_DEMO=0"
+    )
+
+
+class _SayHandler(logging.Handler):
+    """A log handler that prints through the supervisor's printer, as the demo's lines."""
+
+    def __init__(self, manager: Supervisor) -> None:
+        super().__init__()
+        self._manager = manager
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._manager.say("demo", self.format(record))
+
+
+def _log_through(manager: Supervisor) -> None:
+    """The supervisor's own log lines (the demo's scans) go through honcho's printer too."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        replacement = _SayHandler()
+        replacement = _SayHandler(manager)
         replacement.setFormatter(handler.formatter)
         for log_filter in handler.filters:
             replacement.addFilter(log_filter)
         root.removeHandler(handler)
         root.addHandler(replacement)
 
+
+def _demo_thread(manager: Supervisor, config: RunConfig, stop: threading.Event) -> None:
+    """Run the demo; a failure is printed and leaves the services running."""
+    from django.db import connections
+
+    from devtools.demo import DemoError, run_demo
+
+    try:
+        run_demo(
+            config.aws_endpoint,
+            base_url=config.base_url,
+            say=lambda text: manager.say("demo", text),
+            stop=stop,
+            scale=config.scale,
+        )
+    except DemoError as exc:
+        if not stop.is_set():
+            manager.say("demo", f"demo failed: {exc}")
+    except Exception:  # the services keep running; the reason is printed for the person at the terminal
+        if not stop.is_set():
+            manager.say("demo", "demo failed:\n" + traceback.format_exc())
+    finally:
+        connections.close_all()
+
+
+def _supervisor(config: RunConfig, start_moto: bool, stop: threading.Event, base_dir: str, var_dir: str) -> Supervisor:
+    """web, worker, beat and, when start_moto, the demo AWS account under one Supervisor.
+
+    With the demo on, its thread starts once the processes are forked.
+    """
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PORT=str(config.port), DRIFTWATCH_VAR_DIR=var_dir)
+
     def start_demo() -> None:
-        threading.Thread(target=_demo_thread, name="demo", daemon=True).start()
+        threading.Thread(target=_demo_thread, args=(manager, config, stop), name="demo", daemon=True).start()
 
-    def _demo_thread() -> None:
-        from driftwatch.demo import DemoError, run_demo
-
-        try:
-            run_demo(
-                aws_endpoint,
-                base_url=f"http://127.0.0.1:{port}",
-                say=lambda text: manager.say("demo", text),
-                stop=stop,
-                scale=scale,
-            )
-        except DemoError as exc:
-            if not stop.is_set():
-                manager.say("demo", f"demo failed: {exc}")
-        except Exception:  # the services keep running; the reason is printed for the person at the terminal
-            if not stop.is_set():
-                manager.say("demo", "demo failed:\n" + traceback.format_exc())
-        finally:
-            connections.close_all()
-
-    manager = Supervisor(Printer(sys.stdout), after_start=start_demo if demo else None, stop_last=["aws"])
-    for name, command in _commands(sys.executable, port, var_dir).items():
+    manager = Supervisor(Printer(sys.stdout), after_start=start_demo if config.demo else None, stop_last=["aws"])
+    _log_through(manager)
+    for name, command in _commands(sys.executable, config.port, var_dir).items():
         manager.add_process(name, command, env=env, cwd=base_dir)
     if start_moto:
         moto_env = {k: v for k, v in env.items() if not k.startswith("AWS_")} | MOTO_ENV
-        command = f"exec {shlex.quote(sys.executable)} -m driftwatch.run moto {aws_port}"
+        command = f"exec {shlex.quote(sys.executable)} -m devtools.run moto {config.aws_port}"
         manager.add_process("aws", command, env=moto_env)
-    if not demo:
-        manager.say("system", f"DriftWatch on http://127.0.0.1:{port}/admin/ (demo off)")
+    if not config.demo:
+        manager.say("system", f"DriftWatch on {config.base_url}/admin/ (demo off)")
+    return manager
+
+
+def main() -> int:
+    """Migrate, start every process under one supervisor, run the demo, and wait for Ctrl-C."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "driftwatch.settings")
+    try:
+        config = RunConfig.from_env()
+        django.setup()
+        start_moto = _must_start_moto(config)
+    except ConfigError as exc:
+        print(f"devtools.run: {exc}", file=sys.stderr)
+        return 2
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    # A second run finds everything migrated; this costs a few hundred milliseconds.
+    call_command("migrate", interactive=False, verbosity=0)
+    connections.close_all()  # no connection may be shared with the forked children
+
+    stop = threading.Event()
+    manager = _supervisor(config, start_moto, stop, base_dir=str(settings.BASE_DIR), var_dir=str(settings.VAR_DIR))
     try:
         manager.loop()
     finally:

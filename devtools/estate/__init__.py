@@ -1,0 +1,91 @@
+"""A realistic estate of every collected resource type, seeded into moto (no Django).
+
+seed_estate works against any moto endpoint, inside or outside pytest; one module per service makes
+its resources (iam, kms, s3, ec2, rds, cloudtrail). devtools.changes then drifts and restores it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from devtools.estate.cloudtrail import seed_trails
+from devtools.estate.common import Region, trust_policy
+from devtools.estate.ec2 import seed_default_group, seed_security_groups
+from devtools.estate.iam import seed_iam
+from devtools.estate.kms import seed_keys
+from devtools.estate.rds import seed_db_instances
+from devtools.estate.s3 import seed_buckets
+from devtools.fake_aws import ACCOUNT_ID, SeedClients
+
+__all__ = ["RESOURCE_TYPES", "seed_estate", "trust_policy"]
+
+RESOURCE_TYPES = (
+    "s3_bucket",
+    "ec2_security_group",
+    "iam_role",
+    "rds_instance",
+    "kms_key",
+    "cloudtrail_trail",
+)
+
+
+def seed_estate(
+    endpoint_url: str, regions: Sequence[str] = ("us-east-1", "eu-west-1"), scale: int = 1, prefix: str = "dw"
+) -> dict:
+    """Create a realistic estate of every collected type in moto (serially) and describe what was made.
+
+    Per region and per unit of `scale`: 4 buckets (logs, locked, app, plain), 3 security groups (web, db,
+    mgmt) besides the default one, 2 DB instances, 4 KMS keys (app, data, sign, retired) and a
+    single-region trail; plus, in the first region, a multi-region trail with logging on. Per unit of
+    scale, 3 IAM roles (app, deploy, worker) and once a service-linked role that is never collected.
+    The result maps each resource type to records {resource_type, external_id, name (the expected
+    collected name), region, id (natural id), kind, ...} and "targets" to the records apply_changes edits.
+    Expects a reset server (names are fixed by prefix, region and index).
+    """
+    if scale < 1:
+        raise ValueError("scale must be at least 1")
+    c = SeedClients(endpoint_url)
+    estate: dict[str, Any] = {
+        "endpoint_url": endpoint_url,
+        "account_id": ACCOUNT_ID,
+        "regions": list(regions),
+        "scale": scale,
+        "prefix": prefix,
+        **{resource_type: [] for resource_type in RESOURCE_TYPES},
+    }
+    seed_iam(c, prefix, scale, estate)
+    for index, region in enumerate(regions):
+        _seed_region(Region(c, region, prefix, estate, first=index == 0), scale)
+    estate["targets"] = _targets(estate)
+    return estate
+
+
+def _seed_region(r: Region, scale: int) -> None:
+    seed_default_group(r)
+    for i in range(scale):
+        app_key = seed_keys(r, i)  # first: buckets and databases use the app key
+        logs_bucket = seed_buckets(r, i, app_key["Arn"])
+        _web, db, mgmt = seed_security_groups(r, i)
+        seed_db_instances(r, i, app_key["Arn"], db, mgmt)
+        seed_trails(r, i, logs_bucket)
+
+
+def _targets(estate: dict) -> dict[str, dict]:
+    """The record each drift scenario of devtools.changes edits."""
+
+    def pick(resource_type: str, kind: str) -> dict:
+        return next(r for r in estate[resource_type] if r["kind"] == kind)
+
+    return {
+        "public_access_block": pick("s3_bucket", "locked"),
+        "open_ssh": pick("ec2_security_group", "web"),
+        "admin_role": pick("iam_role", "app"),
+        "public_db": pick("rds_instance", "pg"),
+        "rotation": pick("kms_key", "app"),
+        "logging": pick(
+            "cloudtrail_trail",
+            "org" if any(r["kind"] == "org" for r in estate["cloudtrail_trail"]) else "local",
+        ),
+        "tag": pick("s3_bucket", "app"),
+    }
