@@ -67,22 +67,20 @@ class BaselineViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         )
 
 
-@extend_schema_view(
-    list=extend_schema(
-        operation_id="resources_baselines_list",
-        tags=["resources"],
-        summary="List a resource's baselines",
-        description="The baseline history, newest first; the current one has is_current true.",
-        responses={200: BaselineSerializer(many=True), **errors(400, 404)},
-        filters=False,
-    ),
-)
 class ResourceBaselineViewSet(viewsets.GenericViewSet):
     """A resource's baselines: its history (GET .../baselines) and capturing a new one (POST .../baseline)."""
 
     serializer_class = BaselineSerializer
     filter_backends = []
 
+    @extend_schema(
+        operation_id="resources_baselines_list",
+        tags=["resources"],
+        summary="List a resource's baselines",
+        description="The baseline history, newest first; the current one has is_current true.",
+        responses={200: BaselineSerializer(many=True), **errors(400, 404)},
+        filters=False,
+    )
     def list(self, request, pk=None):
         resource = get_object_or_404(Resource.objects.only("pk"), pk=pk)
         queryset = (

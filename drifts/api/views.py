@@ -202,22 +202,20 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return Response({"job_id": job.pk, "status": job.status, "message": message}, status=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema_view(
-    list=extend_schema(
+class ResourceDriftViewSet(viewsets.GenericViewSet):
+    """A resource's drifts (served under /resources/{id}/drifts, documented with the resources)."""
+
+    serializer_class = DriftSerializer
+    filter_backends = []  # list() applies DriftFilter itself, once the resource is known to exist
+
+    @extend_schema(
         operation_id="resources_drifts_list",
         tags=["resources"],
         summary="List a resource's drifts",
         description="Newest first; accepts the filters of GET /drifts (status, severity, type, ...).",
         responses={200: DriftSerializer(many=True), **errors(400, 404)},
         filters=False,
-    ),
-)
-class ResourceDriftViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """A resource's drifts (served under /resources/{id}/drifts, documented with the resources)."""
-
-    serializer_class = DriftSerializer
-    filter_backends = []  # list() applies DriftFilter itself, once the resource is known to exist
-
+    )
     def list(self, request, pk=None):
         resource = get_object_or_404(Resource.objects.only("pk"), pk=pk)
         queryset = (
