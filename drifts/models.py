@@ -288,10 +288,11 @@ class IgnoreRule(models.Model):
         """Not expired yet: IgnoreRule.objects.active() for one loaded rule."""
         return self.expires_at is None or self.expires_at > timezone.now()
 
-    def matches(self, resource_type: str, name: str, path: str, now=None) -> bool:
-        """True when this rule silences a change at path on a resource of that type and name."""
-        if self.expires_at is not None and self.expires_at <= (now or timezone.now()):
-            return False
+    def matches(self, resource_type: str, name: str, path: str) -> bool:
+        """True when this rule silences a change at path on a resource of that type and name.
+
+        Whether the rule is in force is the queryset's question (IgnoreRule.objects.active()).
+        """
         if self.resource_type and self.resource_type != resource_type:
             return False
         if self.name_glob and not fnmatch.fnmatchcase(name, self.name_glob):

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from baselines import services as baseline_services
@@ -87,7 +86,7 @@ class _Recorder:
         # Before its scope's first completed scan, resources are baselined quietly; after it, a new
         # resource is itself a finding.
         self.scope_known = provider_services.scope_completed(unit.provider_id, unit.region, unit.resource_type)
-        self.ignore_rules = list(IgnoreRule.objects.filter(Q(resource_type="") | Q(resource_type=unit.resource_type)))
+        self.ignore_rules = list(IgnoreRule.objects.active().for_type(unit.resource_type))
 
     def record_batch(self, batch: list) -> None:
         """Upsert one batch, baseline the new resources, and record each resource's differences."""
@@ -110,7 +109,7 @@ class _Recorder:
                 changes = []
             else:
                 changes = diff_engine.diff(baseline.config, resource.config)
-            findings[resource.pk] = [c for c in changes if not self._ignored(resource, c["path"], now)]
+            findings[resource.pk] = [c for c in changes if not self._ignored(resource, c["path"])]
         open_drifts = _open_drifts_by_resource(list(by_id))
         self._record_findings(by_id, baselines, findings, open_drifts, now)
         self._resolve_reverted(findings, open_drifts, now)
@@ -132,8 +131,8 @@ class _Recorder:
         findings = {r.pk: diff_engine.diff(baselines[r.pk].config, None) for r in gone if r.pk in baselines}
         self._record_findings({r.pk: r for r in gone}, baselines, findings, _open_drifts_by_resource(ids), now)
 
-    def _ignored(self, resource, path: str, now) -> bool:
-        return any(rule.matches(resource.resource_type, resource.name, path, now) for rule in self.ignore_rules)
+    def _ignored(self, resource, path: str) -> bool:
+        return any(rule.matches(resource.resource_type, resource.name, path) for rule in self.ignore_rules)
 
     def _record_findings(self, by_id, baselines, findings, open_drifts, now) -> None:
         """Open a drift for each new difference and refresh the open ones seen again (bulk)."""

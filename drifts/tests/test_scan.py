@@ -288,6 +288,19 @@ def test_ignore_rules_silence_matching_changes(moto, aws_provider, estate):
     assert "Tags.owner" not in paths and "PubliclyAccessible" in paths
 
 
+def test_an_expired_ignore_rule_silences_nothing(moto, aws_provider, estate):
+    from django.utils import timezone
+
+    from drifts.models import IgnoreRule
+
+    scan(aws_provider)
+    rule = IgnoreRule.objects.create(resource_type="s3_bucket", path_glob="Tags.*", reason="until last week")
+    IgnoreRule.objects.filter(pk=rule.pk).update(expires_at=timezone.now() - timezone.timedelta(days=1))
+    apply_changes(moto, estate)
+    scan(aws_provider)
+    assert "Tags.owner" in set(open_drifts())
+
+
 def test_small_batches_give_the_same_result(moto, aws_provider, estate):
     scan(aws_provider, batch_size=2)
     changes = apply_changes(moto, estate)
