@@ -14,8 +14,8 @@ from ..services import EndpointNotAllowed, check_endpoint_url
 
 # A bounded upper limit so the value always fits the column; a year between scans is already absurd.
 MAX_SCAN_INTERVAL_MINUTES = 525_600
-_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$", re.ASCII)
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 
 
 @lru_cache(maxsize=1)

@@ -114,6 +114,7 @@ class AwsClients:
             )
             # 'before-parameter-build' fires once per API call, ahead of any handler that could
             # short-circuit 'before-call'; 'request-created' fires once per HTTP attempt (retries too).
+            client.meta.events.register("before-parse", _refuse_non_json_success)
             client.meta.events.register("before-parameter-build", self._count_call)
             client.meta.events.register("request-created", self._count_attempt)
             self._clients[key] = client
@@ -144,6 +145,25 @@ class AwsClients:
                 for future in futures:
                     future.cancel()
                 raise
+
+
+def _refuse_non_json_success(operation_model=None, response_dict=None, **kwargs: Any) -> None:
+    """A JSON-protocol success whose body is not JSON is an error, not an empty answer.
+
+    botocore reads such a body as {"message": ...}, so a list call would "succeed" with no items, and a
+    scan would take every resource of the type for deleted. XML protocols fail to parse on their own.
+    """
+    if operation_model is None or response_dict is None:
+        return
+    if operation_model.service_model.resolved_protocol not in {"json", "rest-json"}:
+        return
+    body = response_dict.get("body")
+    if response_dict.get("status_code", 500) >= 300 or not isinstance(body, bytes) or not body.strip():
+        return
+    try:
+        json.loads(body)
+    except ValueError:
+        raise ResponseParserError("the endpoint answered a JSON call with something that is not JSON") from None
 
 
 # --- per-resource failure handling -------------------------------------------------------------
