@@ -6,6 +6,7 @@ catalogue_markdown() renders the same list for the docs, so the docs cannot drif
 """
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,18 @@ RESOURCE_LABELS = {
     "rds_instance": "RDS instance",
     "kms_key": "KMS key",
     "cloudtrail_trail": "CloudTrail trail",
+    "ec2_instance": "EC2 instance",
+    "ebs_volume": "EBS volume",
+    "ebs_snapshot": "EBS snapshot",
+    "lambda_function": "Lambda function",
+    "iam_user": "IAM user",
+    "iam_policy": "IAM policy",
+    "sqs_queue": "SQS queue",
+    "sns_topic": "SNS topic",
+    "elbv2_load_balancer": "Load balancer",
+    "eks_cluster": "EKS cluster",
+    "dynamodb_table": "DynamoDB table",
+    "secretsmanager_secret": "Secret",
 }
 
 ADMIN_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -32,6 +45,26 @@ PUBLIC_GROUP_URIS = frozenset(
     }
 )
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+TLS_PROTOCOLS = frozenset({"HTTPS", "TLS"})
+
+# Condition keys that pin a "*" principal to known callers (an account, an organization, a source ARN or
+# network), so such a statement is not "anyone". Compared in lower case: AWS matches keys case-insensitively.
+NARROWING_CONDITION_KEYS = frozenset(
+    {
+        "aws:sourceowner",
+        "aws:sourceaccount",
+        "aws:sourcearn",
+        "aws:sourceorgid",
+        "aws:sourceorgpaths",
+        "aws:principalaccount",
+        "aws:principalarn",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceip",
+    }
+)
 
 # Longest value or description a summary shows in full.
 _MAX_TEXT = 60
@@ -70,6 +103,27 @@ def grants_public_access(policy_or_statement: Any) -> bool:
         # Conditions are ignored on purpose: a public Allow is worth a look even if a condition narrows it.
         anyone = principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))
         if statement.get("Effect") == "Allow" and anyone:
+            return True
+    return False
+
+
+def grants_open_access(policy_or_statement: Any) -> bool:
+    """True if a resource policy or statement allows anyone, with no condition pinning who "anyone" is.
+
+    For resource policies (Lambda, SQS, SNS, secrets) whose AWS defaults themselves say `"AWS": "*"`
+    narrowed by `AWS:SourceOwner`: such a statement is not public, an unconditioned one is.
+    """
+    for statement in _statements(policy_or_statement):
+        if not grants_public_access(statement):
+            continue
+        condition = statement.get("Condition")
+        keys = {
+            str(key).lower()
+            for clauses in (condition.values() if isinstance(condition, dict) else ())
+            if isinstance(clauses, dict)
+            for key in clauses
+        }
+        if not keys & NARROWING_CONDITION_KEYS:
             return True
     return False
 
@@ -115,6 +169,61 @@ def _equals(expected: Any) -> Callable[[Any], bool]:
 
 def _present(value: Any) -> bool:
     return value is not None
+
+
+def _one_of(*expected: str) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and value in expected
+
+
+def _url_without_auth(value: Any) -> bool:
+    """A function URL (or its AuthType) that lets anyone on the internet invoke the function."""
+    return value == "NONE" or (isinstance(value, dict) and value.get("AuthType") == "NONE")
+
+
+def _active_key(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("Status") == "Active"
+
+
+def _redirects_to_https(action: Any) -> bool:
+    return (
+        isinstance(action, dict)
+        and action.get("Type") == "redirect"
+        and (action.get("RedirectConfig") or {}).get("Protocol") in ("HTTPS", "#{protocol}")
+    )
+
+
+def _plain_http_listener(listener: Any) -> bool:
+    """An HTTP listener whose default action does not send clients to HTTPS."""
+    return (
+        isinstance(listener, dict)
+        and listener.get("Protocol") == "HTTP"
+        and not any(_redirects_to_https(action) for action in _as_list(listener.get("DefaultActions")))
+    )
+
+
+_TLS_VERSION = re.compile(r"-(?:TLS13|TLS|FS)-1-([0-3])(?:-|$)")
+
+
+def tls_floor(ssl_policy: Any) -> float | None:
+    """The lowest TLS version an ELB security policy accepts, read from its name (None when unknown).
+
+    `ELBSecurityPolicy-TLS13-1-2-2021-06` -> 1.2, `ELBSecurityPolicy-TLS-1-1-2017-01` -> 1.1; the dated
+    policies without a version in their name (`ELBSecurityPolicy-2016-08` and older) accept TLS 1.0.
+    """
+    if not isinstance(ssl_policy, str) or not ssl_policy.startswith("ELBSecurityPolicy"):
+        return None
+    match = _TLS_VERSION.search(ssl_policy)
+    return float(f"1.{match.group(1)}") if match else 1.0
+
+
+def _tls_weakened(change: Change) -> bool:
+    old, new = tls_floor(change["baseline"]), tls_floor(change["current"])
+    return old is not None and new is not None and new < old
+
+
+def _tls_strengthened(change: Change) -> bool:
+    old, new = tls_floor(change["baseline"]), tls_floor(change["current"])
+    return old is not None and new is not None and new > old
 
 
 # --- change predicates --------------------------------------------------------------------------------
@@ -166,6 +275,10 @@ _admin_attached = _became(_equals(ADMIN_POLICY_ARN))
 _admin_detached = _ceased(_equals(ADMIN_POLICY_ARN))
 _admin_granted = _became(allows_admin)
 _admin_revoked = _ceased(allows_admin)
+_resource_policy_open = _became(grants_open_access)
+_resource_policy_closed = _ceased(grants_open_access)
+_world_cidr_added = _became(_one_of(*WORLD_CIDRS))
+_world_cidr_removed = _ceased(_one_of(*WORLD_CIDRS))
 
 
 def _gone(change: Change) -> bool:
@@ -220,6 +333,22 @@ S3, SG, IAM, RDS, KMS, TRAIL = (
     "rds_instance",
     "kms_key",
     "cloudtrail_trail",
+)
+EC2, EBS, SNAP, FN, USER, POLICY = (
+    "ec2_instance",
+    "ebs_volume",
+    "ebs_snapshot",
+    "lambda_function",
+    "iam_user",
+    "iam_policy",
+)
+SQS, SNS, ELB, EKS, DDB, SECRET = (
+    "sqs_queue",
+    "sns_topic",
+    "elbv2_load_balancer",
+    "eks_cluster",
+    "dynamodb_table",
+    "secretsmanager_secret",
 )
 
 # One row per line reads as a table; ruff format would spread the long ones over seven lines.
@@ -282,6 +411,144 @@ CATALOGUE: list[Rule] = [
     Rule(TRAIL, "LogFileValidationEnabled", "log validation turned on", "compliance", "low", _turned_on),
     Rule(TRAIL, "IsMultiRegionTrail", "multi-region logging turned off", "compliance", "high", _turned_off),
     Rule(TRAIL, "IsMultiRegionTrail", "multi-region logging turned on", "compliance", "low", _turned_on),
+    # EC2 instances
+    Rule(EC2, "MetadataOptions.HttpTokens", "IMDSv1 allowed again (required -> optional)", "security", "high",
+         _ceased(_equals("required"))),
+    Rule(EC2, "MetadataOptions.HttpTokens", "IMDSv2 required (-> required)", "security", "low",
+         _became(_equals("required"))),
+    Rule(EC2, "MetadataOptions.HttpPutResponseHopLimit", "metadata hop limit raised (containers reach IMDS)",
+         "security", "medium", _raised),
+    Rule(EC2, "MetadataOptions.HttpPutResponseHopLimit", "metadata hop limit lowered", "security", "low", _lowered),
+    Rule(EC2, "PublicIpAssociated", "given a public IP (false -> true)", "security", "high", _turned_on),
+    Rule(EC2, "PublicIpAssociated", "public IP removed (true -> false)", "security", "low", _turned_off),
+    Rule(EC2, "IamInstanceProfile", "instance profile attached, replaced or removed", "security", "medium"),
+    Rule(EC2, "SecurityGroups[*]", "a security group added or removed", "security", "medium"),
+    # EBS volumes and snapshots
+    Rule(EBS, "Encrypted", "unencrypted (true -> false)", "security", "critical", _turned_off),
+    Rule(EBS, "Encrypted", "encrypted (false -> true)", "security", "low", _turned_on),
+    Rule(EBS, "KmsKeyId", "encryption key changed", "security", "medium"),
+    Rule(SNAP, "CreateVolumePermission.Public", "made public (false -> true)", "security", "critical",
+         _turned_on),
+    Rule(SNAP, "CreateVolumePermission.Public", "made private (true -> false)", "security", "low", _turned_off),
+    Rule(SNAP, "CreateVolumePermission.UserIds[*]", "shared with another account", "security", "high", _new),
+    Rule(SNAP, "CreateVolumePermission.UserIds[*]", "no longer shared with an account", "security", "low", _gone),
+    Rule(SNAP, "Encrypted", "unencrypted (true -> false)", "security", "critical", _turned_off),
+    Rule(SNAP, "Encrypted", "encrypted (false -> true)", "security", "low", _turned_on),
+    # Lambda functions
+    Rule(FN, "FunctionUrlConfig.**", "function URL auth turned off (AuthType NONE)", "security", "critical",
+         _became(_url_without_auth)),
+    Rule(FN, "FunctionUrlConfig.**", "function URL auth required again (NONE ->)", "security", "low",
+         _ceased(_url_without_auth)),
+    Rule(FN, "FunctionUrlConfig", "function URL created with IAM auth (null ->)", "security", "medium", _set),
+    Rule(FN, "FunctionUrlConfig", "function URL removed (-> null)", "security", "low", _unset),
+    Rule(FN, "Policy.**", "the resource policy newly allows anyone", "security", "critical",
+         _resource_policy_open),
+    Rule(FN, "Policy.**", "the resource policy no longer allows anyone", "security", "low",
+         _resource_policy_closed),
+    Rule(FN, "Policy.**", "the resource policy changed otherwise", "security", "medium"),
+    Rule(FN, "Role", "execution role changed", "security", "medium"),
+    # IAM users
+    Rule(USER, "LoginProfile", "console access given (false -> true)", "security", "high", _turned_on),
+    Rule(USER, "LoginProfile", "console access removed (true -> false)", "security", "low", _turned_off),
+    Rule(USER, "AccessKeys[*]", "an active access key appears (new or reactivated)", "security", "high",
+         _became(_active_key)),
+    Rule(USER, "AccessKeys[*]", "an active access key goes (deleted or deactivated)", "security", "low",
+         _ceased(_active_key)),
+    Rule(USER, "MFADevices[*]", "an MFA device removed", "security", "high", _gone),
+    Rule(USER, "MFADevices[*]", "an MFA device added", "security", "low", _new),
+    Rule(USER, "AttachedManagedPolicies[*]", "AdministratorAccess attached", "security", "critical",
+         _admin_attached),
+    Rule(USER, "AttachedManagedPolicies[*]", "AdministratorAccess detached", "security", "low",
+         _admin_detached),
+    Rule(USER, "InlinePolicies.**", "an inline policy newly allows * on *", "security", "critical",
+         _admin_granted),
+    Rule(USER, "InlinePolicies.**", "an inline policy no longer allows * on *", "security", "low",
+         _admin_revoked),
+    Rule(USER, "PermissionsBoundary", "permissions boundary removed (-> null)", "security", "high", _unset),
+    Rule(USER, "PermissionsBoundary", "permissions boundary set (null ->)", "security", "low", _set),
+    Rule(USER, "Groups[*]", "added to or removed from a group", "security", "medium"),
+    # IAM customer-managed policies
+    Rule(POLICY, "Document.**", "the policy newly allows * on *", "security", "critical", _admin_granted),
+    Rule(POLICY, "Document.**", "the policy no longer allows * on *", "security", "low", _admin_revoked),
+    Rule(POLICY, "Document.**", "the policy document changed otherwise", "security", "medium"),
+    # SQS queues
+    Rule(SQS, "Policy.**", "the queue policy newly allows anyone", "security", "critical", _resource_policy_open),
+    Rule(SQS, "Policy.**", "the queue policy no longer allows anyone", "security", "low",
+         _resource_policy_closed),
+    Rule(SQS, "SqsManagedSseEnabled", "SQS-managed encryption turned off", "security", "medium", _turned_off),
+    Rule(SQS, "SqsManagedSseEnabled", "SQS-managed encryption turned on", "security", "low", _turned_on),
+    Rule(SQS, "KmsMasterKeyId", "KMS encryption removed (-> null)", "security", "medium", _unset),
+    Rule(SQS, "KmsMasterKeyId", "KMS encryption set (null ->)", "security", "low", _set),
+    Rule(SQS, "MessageRetentionPeriod", "message retention shortened", "compliance", "low", _lowered),
+    # SNS topics
+    Rule(SNS, "Policy.**", "the topic policy newly allows anyone", "security", "critical", _resource_policy_open),
+    Rule(SNS, "Policy.**", "the topic policy no longer allows anyone", "security", "low",
+         _resource_policy_closed),
+    Rule(SNS, "KmsMasterKeyId", "encryption removed (-> null)", "security", "high", _unset),
+    Rule(SNS, "KmsMasterKeyId", "encryption turned on (null ->)", "security", "low", _set),
+    Rule(SNS, "Subscriptions[*]", "a subscription added (messages go somewhere new)", "security", "medium",
+         _new),
+    Rule(SNS, "Subscriptions[*]", "a subscription removed", "configuration", "low", _gone),
+    # Load balancers (listeners keyed by port)
+    Rule(ELB, "Listeners.*", "a listener on HTTP without a redirect to HTTPS added", "security", "high",
+         _became(_plain_http_listener)),
+    Rule(ELB, "Listeners.*", "a listener on HTTP without a redirect to HTTPS removed", "security", "low",
+         _ceased(_plain_http_listener)),
+    Rule(ELB, "Listeners.*.Protocol", "a listener moved off TLS (HTTPS/TLS ->)", "security", "high",
+         _ceased(_one_of(*TLS_PROTOCOLS))),
+    Rule(ELB, "Listeners.*.Protocol", "a listener moved onto TLS (-> HTTPS/TLS)", "security", "low",
+         _became(_one_of(*TLS_PROTOCOLS))),
+    Rule(ELB, "Listeners.*.DefaultActions[*]", "a redirect to HTTPS removed", "security", "high",
+         _ceased(_redirects_to_https)),
+    Rule(ELB, "Listeners.*.DefaultActions[*]", "a redirect to HTTPS added", "security", "low",
+         _became(_redirects_to_https)),
+    Rule(ELB, "Listeners.*.SslPolicy", "a weaker TLS policy (older minimum version)", "security", "medium",
+         _tls_weakened),
+    Rule(ELB, "Listeners.*.SslPolicy", "a stronger TLS policy (newer minimum version)", "security", "low",
+         _tls_strengthened),
+    Rule(ELB, "Scheme", "made internet-facing (internal ->)", "security", "high",
+         _became(_equals("internet-facing"))),
+    Rule(ELB, "Scheme", "made internal (-> internal)", "security", "low", _became(_equals("internal"))),
+    Rule(ELB, "SecurityGroups[*]", "a security group added or removed", "security", "medium"),
+    Rule(ELB, "AccessLogs.Enabled", "access logging turned off", "compliance", "medium", _turned_off),
+    Rule(ELB, "AccessLogs.Enabled", "access logging turned on", "compliance", "low", _turned_on),
+    Rule(ELB, "DeletionProtection", "deletion protection turned off", "compliance", "medium", _turned_off),
+    Rule(ELB, "DeletionProtection", "deletion protection turned on", "compliance", "low", _turned_on),
+    # EKS clusters
+    Rule(EKS, "resourcesVpcConfig.publicAccessCidrs[*]", "the API endpoint opened to 0.0.0.0/0 or ::/0",
+         "security", "critical", _world_cidr_added),
+    Rule(EKS, "resourcesVpcConfig.publicAccessCidrs[*]", "0.0.0.0/0 or ::/0 removed from the API endpoint",
+         "security", "low", _world_cidr_removed),
+    Rule(EKS, "resourcesVpcConfig.publicAccessCidrs[*]", "a public endpoint CIDR added or removed", "security",
+         "medium"),
+    Rule(EKS, "resourcesVpcConfig.endpointPublicAccess", "public API endpoint turned on", "security", "high",
+         _turned_on),
+    Rule(EKS, "resourcesVpcConfig.endpointPublicAccess", "public API endpoint turned off", "security", "low",
+         _turned_off),
+    Rule(EKS, "logging[*]", "a control plane log type turned off", "compliance", "medium", _gone),
+    Rule(EKS, "logging[*]", "a control plane log type turned on", "compliance", "low", _new),
+    Rule(EKS, "encryptionConfig[*]", "secrets encryption removed", "security", "high", _gone),
+    Rule(EKS, "encryptionConfig[*]", "secrets encryption added", "security", "low", _new),
+    # DynamoDB tables
+    Rule(DDB, "PointInTimeRecoveryStatus", "point-in-time recovery turned off", "compliance", "medium",
+         _ceased(_equals("ENABLED"))),
+    Rule(DDB, "PointInTimeRecoveryStatus", "point-in-time recovery turned on", "compliance", "low",
+         _became(_equals("ENABLED"))),
+    Rule(DDB, "DeletionProtectionEnabled", "deletion protection turned off", "compliance", "medium",
+         _turned_off),
+    Rule(DDB, "DeletionProtectionEnabled", "deletion protection turned on", "compliance", "low", _turned_on),
+    Rule(DDB, "SSEDescription.SSEType", "KMS encryption replaced by the AWS-owned key", "security", "medium",
+         _unset),
+    Rule(DDB, "SSEDescription.SSEType", "KMS encryption turned on", "security", "low", _set),
+    # Secrets Manager
+    Rule(SECRET, "RotationEnabled", "rotation turned off", "compliance", "medium", _turned_off),
+    Rule(SECRET, "RotationEnabled", "rotation turned on", "compliance", "low", _turned_on),
+    Rule(SECRET, "ResourcePolicy.**", "the resource policy newly allows anyone", "security", "critical",
+         _resource_policy_open),
+    Rule(SECRET, "ResourcePolicy.**", "the resource policy no longer allows anyone", "security", "low",
+         _resource_policy_closed),
+    Rule(SECRET, "ResourcePolicy.**", "the resource policy changed otherwise", "security", "medium"),
+    Rule(SECRET, "KmsKeyId", "encryption key changed", "security", "medium"),
     # Everything else
     Rule("*", "**", "any other change", "configuration", "medium"),
 ]
@@ -429,6 +696,40 @@ def _plain(value: Any) -> str:
     return _clip(str(value))
 
 
+def _describe_key(key: Any) -> str:
+    if not isinstance(key, dict):
+        return _show(key)
+    return _clip(f"{key.get('AccessKeyId')} ({key.get('Status')})")
+
+
+def _describe_subscription(subscription: Any) -> str:
+    if not isinstance(subscription, dict):
+        return _show(subscription)
+    return _clip(f"{subscription.get('Protocol')} {subscription.get('Endpoint')}")
+
+
+def _describe_action(action: Any) -> str:
+    if not isinstance(action, dict):
+        return _show(action)
+    redirect = action.get("RedirectConfig")
+    if action.get("Type") == "redirect" and isinstance(redirect, dict):
+        return _clip(f"redirect to {redirect.get('Protocol')} {redirect.get('Port')}")
+    return _clip(str(action.get("Type")))
+
+
+def _describe_listener(listener: Any) -> str:
+    if not isinstance(listener, dict):
+        return _show(listener)
+    actions = ", ".join(_describe_action(a) for a in _as_list(listener.get("DefaultActions")))
+    return _clip(f"{listener.get('Protocol')} {listener.get('Port')} -> {actions or 'no action'}")
+
+
+def _describe_url(url: Any) -> str:
+    if not isinstance(url, dict):
+        return _show(url)
+    return _clip(f"AuthType {url.get('AuthType')}")
+
+
 # A list element reads better named by what the list holds, described in words rather than as JSON.
 _ELEMENT_NOUNS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "IngressRules": ("ingress rule", _describe_ingress),
@@ -438,13 +739,42 @@ _ELEMENT_NOUNS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "Statement": ("policy statement", _describe_statement),
     "Aliases": ("alias", _plain),
     "VpcSecurityGroups": ("VPC security group", _plain),
+    "SecurityGroups": ("security group", _plain),
+    "AccessKeys": ("access key", _describe_key),
+    "MFADevices": ("MFA device", _plain),
+    "Groups": ("group", _plain),
+    "Subscriptions": ("subscription", _describe_subscription),
+    "publicAccessCidrs": ("public endpoint CIDR", _plain),
+    "logging": ("log type", _plain),
+    "Attachments": ("attachment to", _plain),
+    "UserIds": ("sharing with account", _plain),
+    "EnvironmentVariables": ("environment variable", _plain),
+    "DefaultActions": ("default action", _describe_action),
 }
-_POLICY_NOUNS = {"Policy": "policy statement", "AssumeRolePolicyDocument": "trust policy statement"}
+_POLICY_NOUNS = {
+    "Policy": "policy statement",
+    "AssumeRolePolicyDocument": "trust policy statement",
+    "ResourcePolicy": "resource policy statement",
+    "Document": "policy statement",
+}
 
 # Children of these dicts are named "<noun> <key>": `tag env`, `inline policy admin`.
 _KEYED_NOUNS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "Tags": ("tag", _show),
     "InlinePolicies": ("inline policy", _describe_policy),
+    "Listeners": ("listener", _describe_listener),
+}
+
+# Attributes whose own name says too little, by path pattern: `Lambda function URL AuthType changed ...`.
+_ATTRIBUTE_NAMES: dict[tuple[str, ...], tuple[str, Callable[[Any], str]]] = {
+    ("FunctionUrlConfig",): ("URL", _describe_url),
+    ("FunctionUrlConfig", "AuthType"): ("URL AuthType", _plain),
+    ("MetadataOptions", "HttpTokens"): ("metadata HttpTokens", _plain),
+    ("MetadataOptions", "HttpPutResponseHopLimit"): ("metadata hop limit", _plain),
+    ("CreateVolumePermission", "Public"): ("public create-volume permission", _show),
+    ("resourcesVpcConfig", "endpointPublicAccess"): ("public endpoint access", _show),
+    ("Listeners", "*", "SslPolicy"): ("listener {1} SslPolicy", _plain),
+    ("Listeners", "*", "Protocol"): ("listener {1} protocol", _plain),
 }
 
 # Last path parts that say nothing on their own, so the attribute shows the part before them too.
@@ -463,7 +793,17 @@ def _element_noun(parts: list[str]) -> tuple[str, Callable[[Any], str]] | None:
     return noun, describe
 
 
+def _named_attribute(parts: list[str]) -> tuple[str, Callable[[Any], str]] | None:
+    for pattern, (name, show) in _ATTRIBUTE_NAMES.items():
+        if len(pattern) == len(parts) and all(p in ("*", part) for p, part in zip(pattern, parts, strict=True)):
+            return name.format(*parts), show
+    return None
+
+
 def _attribute(parts: list[str]) -> tuple[str, Callable[[Any], str]]:
+    named = _named_attribute(parts)
+    if named:
+        return named
     if len(parts) >= 2 and parts[-2] in _KEYED_NOUNS:
         noun, show = _KEYED_NOUNS[parts[-2]]
         return f"{noun} {parts[-1]}", show
