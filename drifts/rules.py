@@ -755,7 +755,7 @@ _POLICY_NOUNS = {
     "Policy": "policy statement",
     "AssumeRolePolicyDocument": "trust policy statement",
     "ResourcePolicy": "resource policy statement",
-    "Document": "policy statement",
+    "Document": "document statement",
 }
 
 # Children of these dicts are named "<noun> <key>": `tag env`, `inline policy admin`.

@@ -408,7 +408,7 @@ SUMMARIES = [
     (SECRET, changed("RotationEnabled", True, False), "Secret RotationEnabled changed from true to false"),
     (SECRET, added_element("ResourcePolicy.Statement", PUBLIC_STATEMENT),
      "Secret resource policy statement added: Allow s3:GetObject on arn:aws:s3:::b/* for *"),
-    (POLICY, added_element("Document.Statement", ADMIN_STATEMENT), "IAM policy policy statement added: Allow * on *"),
+    (POLICY, added_element("Document.Statement", ADMIN_STATEMENT), "IAM policy document statement added: Allow * on *"),
     (DDB, changed("PointInTimeRecoveryStatus", "ENABLED", "DISABLED"),
      'DynamoDB table PointInTimeRecoveryStatus changed from "ENABLED" to "DISABLED"'),
 ]
