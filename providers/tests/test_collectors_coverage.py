@@ -6,13 +6,15 @@ or policy), botocore's Stubber answers instead, validated against the service mo
 """
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from botocore.stub import Stubber
 
 from devtools.estate import seed_estate
 from devtools.fake_aws import ACCOUNT_ID, READONLY_POLICY_ARN, aws_clients, reset_moto
-from providers.collectors import COLLECTORS
+from providers.collectors import COLLECTORS, scan_units
 from providers.collectors.sns import mask_endpoint
 
 from .test_collectors import docs, find, inject_error, resource
@@ -580,3 +582,38 @@ def test_every_new_type_collects_every_seeded_resource_and_nothing_else(clients,
         assert {(r.external_id, r.name, r.region) for r in result.resources} == {
             (r["external_id"], r["name"], r["region"]) for r in estate[resource_type]
         }, resource_type
+
+
+# --- the documented read-only policy ---------------------------------------------------------------
+
+OPERATIONS_MD = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+
+# botocore's service id (as the call counter spells it) -> the IAM service prefix
+IAM_PREFIX = {"elastic-load-balancing-v2": "elasticloadbalancing", "secrets-manager": "secretsmanager"}
+# API operations authorised by an IAM action of another name
+IAM_ACTION = {
+    "s3:ListBuckets": "s3:ListAllMyBuckets",
+    "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+}
+
+
+def documented_actions() -> set[str]:
+    text = OPERATIONS_MD.read_text()
+    block = re.search(r"### 1\. The permissions policy.*?```json\n(.*?)```", text, re.S).group(1)
+    [statement] = json.loads(block)["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Resource"] == "*"
+    return set(statement["Action"])
+
+
+def test_the_documented_read_only_policy_lists_exactly_the_calls_the_collectors_make(clients, estate):
+    for region, resource_type in scan_units([REGION]):
+        assert COLLECTORS[resource_type](clients, region).failed == {}, resource_type
+    called = set()
+    for operation in clients.calls_by_operation:
+        service, name = operation.split(".", 1)
+        action = f"{IAM_PREFIX.get(service, service)}:{name}"
+        called.add(IAM_ACTION.get(action, action))
+    called.add("sts:GetCallerIdentity")  # the connection check, made outside the collectors
+    assert documented_actions() == called
+    assert all(not action.split(":")[1].startswith(("Put", "Create", "Delete", "Update")) for action in called)
