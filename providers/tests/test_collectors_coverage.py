@@ -617,3 +617,18 @@ def test_the_documented_read_only_policy_lists_exactly_the_calls_the_collectors_
     called.add("sts:GetCallerIdentity")  # the connection check, made outside the collectors
     assert documented_actions() == called
     assert all(not action.split(":")[1].startswith(("Put", "Create", "Delete", "Update")) for action in called)
+
+
+# --- pagination ------------------------------------------------------------------------------------
+
+
+def test_queues_are_read_across_pages(clients, estate, monkeypatch):
+    # (moto ignores MaxItems on ListUsers and MaxResults on DescribeVolumes/DescribeSnapshots: one page.)
+    from providers.collectors import sqs
+
+    monkeypatch.setattr(sqs, "PAGE_SIZE", 1)
+
+    queues = collect(clients, "sqs_queue")
+
+    assert {r.external_id for r in queues.resources} == {r["external_id"] for r in estate["sqs_queue"]}
+    assert clients.calls_by_operation["sqs.ListQueues"] == 2  # one queue per page
