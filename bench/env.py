@@ -90,6 +90,10 @@ def setup_django() -> None:
     """django.setup() with the benchmark environment (call configure() first)."""
     import django
 
+    # The driftwatch package first: its Celery app reads settings at import, and bench.settings imports
+    # driftwatch.settings; starting from bench.settings would read a half-imported settings module.
+    import driftwatch  # noqa: F401
+
     django.setup()
 
 

@@ -128,7 +128,8 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
         out.append(
             (
                 "Scan",
-                f"full scan: {seed['buckets']} buckets, {seed['security_groups']} SGs, {seed['roles']} roles",
+                f"full scan: {seed['buckets']} buckets, {seed['security_groups']} SGs, {seed['roles']} roles"
+                + (f", demo estate x{seed['estate_scale']} (every type)" if seed.get("estate_scale") else ""),
                 f"{s['seconds']:.1f} s",
                 f"bare boto3 {f['seconds']:.1f} s ({f['threads']} threads)",
                 f"{scan['ratio']:.2f}x",
@@ -145,6 +146,17 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
                 "see calls_by_operation",
             )
         )
+        for resource_type, figures in s.get("calls_per_resource_by_type", {}).items():
+            out.append(
+                (
+                    "Scan",
+                    f"  calls per resource: {resource_type}",
+                    f"{figures['per_resource']:.2f}",
+                    f"{figures['calls']} calls, {figures['resources']} resources",
+                    "",
+                    "",
+                )
+            )
     return out
 
 

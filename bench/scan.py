@@ -21,7 +21,26 @@ from .env import FAKE_AWS_ENV, free_port
 
 _SEED_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=8)
 # Parameters naming the one resource a per-item call reads: calls sharing one run in one thread.
-_ITEM_KEYS = ("Bucket", "RoleName", "KeyId", "Name", "DBInstanceIdentifier", "GroupId")
+_ITEM_KEYS = (
+    "Bucket",
+    "RoleName",
+    "KeyId",
+    "Name",
+    "DBInstanceIdentifier",
+    "GroupId",
+    "SnapshotId",
+    "FunctionName",
+    "Resource",
+    "UserName",
+    "PolicyArn",
+    "QueueUrl",
+    "TopicArn",
+    "ResourceArn",
+    "LoadBalancerArn",
+    "name",
+    "TableName",
+    "SecretId",
+)
 
 
 class MotoServer:
@@ -54,9 +73,10 @@ class MotoServer:
         self.log.close()
 
 
-def seed(url: str, buckets: int, groups: int, roles: int) -> dict:
-    """Create the estate: buckets with some versioning/tags/policies, groups with rules, roles with policies."""
-    from devtools.estate import trust_policy
+def seed(url: str, buckets: int, groups: int, roles: int, estate_scale: int = 1) -> dict:
+    """Create the estate: buckets with some versioning/tags/policies, groups with rules, roles with policies;
+    then the demo estate (devtools.estate) `estate_scale` times, so every collected type has resources."""
+    from devtools.estate import RESOURCE_TYPES, seed_estate, trust_policy
     from devtools.fake_aws import fake_session
 
     session = fake_session()
@@ -108,7 +128,15 @@ def seed(url: str, buckets: int, groups: int, roles: int) -> dict:
                 {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
             ],
         )
-    return {"seconds": time.perf_counter() - t0, "buckets": buckets, "security_groups": groups, "roles": roles}
+    estate = seed_estate(url, regions=("us-east-1",), scale=estate_scale, prefix="bench")
+    return {
+        "seconds": time.perf_counter() - t0,
+        "buckets": buckets,
+        "security_groups": groups,
+        "roles": roles,
+        "estate_scale": estate_scale,
+        "estate": {resource_type: len(estate[resource_type]) for resource_type in RESOURCE_TYPES},
+    }
 
 
 class _Recorder:
@@ -165,7 +193,7 @@ def full_scan(url: str) -> tuple[dict, _Recorder]:
     from drifts.services import jobs
     from providers import services as provider_services
     from providers.collectors import scan_units
-    from providers.models import Provider
+    from providers.models import Provider, Resource
 
     provider = Provider(name=f"bench-scan-{int(time.time())}", regions=["us-east-1"], endpoint_url=url)
     provider.set_credentials({"access_key_id": "testing", "secret_access_key": "testing"})
@@ -191,6 +219,13 @@ def full_scan(url: str) -> tuple[dict, _Recorder]:
     finally:
         provider_services.aws_clients = real
     job.refresh_from_db()
+    # One AwsClients per unit, in the order the units ran: the calls of each resource type.
+    calls_by_type: Counter[str] = Counter()
+    for unit, clients in zip(units, recorder.clients, strict=True):
+        calls_by_type[unit.resource_type] += clients.calls
+    resources_by_type = Counter(
+        Resource.objects.filter(provider=provider, deleted_at__isnull=True).values_list("resource_type", flat=True)
+    )
     calls = sum(c.calls for c in recorder.clients)
     attempts = sum(c.attempts for c in recorder.clients)
     by_op: Counter[str] = Counter()
@@ -205,6 +240,14 @@ def full_scan(url: str) -> tuple[dict, _Recorder]:
         "attempts": attempts,
         "calls_per_resource": calls / max(job.resources_scanned, 1),
         "calls_by_operation": dict(by_op.most_common()),
+        "calls_per_resource_by_type": {
+            resource_type: {
+                "calls": calls_by_type[resource_type],
+                "resources": resources_by_type[resource_type],
+                "per_resource": calls_by_type[resource_type] / max(resources_by_type[resource_type], 1),
+            }
+            for resource_type in sorted(calls_by_type)
+        },
         "seconds_by_unit": per_unit,
         "errors": job.errors[:5],
     }, recorder
@@ -250,9 +293,10 @@ def floor(url: str, recorder: _Recorder, workers: int) -> dict:
 def run(quick: bool) -> dict:
     """Seed moto, scan it once through the engine, then replay the same calls bare."""
     sizes = (100, 50, 20) if quick else (1000, 500, 200)
+    estate_scale = 1 if quick else 5
     server = MotoServer()
     try:
-        seeded = seed(server.url, *sizes)
+        seeded = seed(server.url, *sizes, estate_scale=estate_scale)
         scanned, recorder = full_scan(server.url)
         bare = floor(server.url, recorder, scanned["max_concurrency"])
     finally:

@@ -3,38 +3,50 @@
 CATALOGUE is data plus small predicates over a change's values. classify() takes the first rule that
 matches, so specific rules come before general ones and the last rule catches everything;
 catalogue_markdown() renders the same list for the docs, so the docs cannot drift from the code.
+What a policy allows is read in drifts.policies, the sentence written in drifts.summaries (both
+re-exported here, where callers have always found them).
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drifts.diff import Change, format_path, split_path
+from drifts.diff import Change, split_path
+from drifts.policies import (
+    acl_grants_public,
+    allows_admin,
+    as_list,
+    grants_open_access,
+    grants_public_access,
+    tls_floor,
+)
+from drifts.summaries import RESOURCE_LABELS, resource_label, summarize
+
+__all__ = [
+    "CATALOGUE",
+    "DRIFT_TYPES",
+    "RESOURCE_LABELS",
+    "SEVERITIES",
+    "Classification",
+    "Rule",
+    "acl_grants_public",
+    "allows_admin",
+    "catalogue_markdown",
+    "classify",
+    "find_rule",
+    "grants_open_access",
+    "grants_public_access",
+    "resource_label",
+    "summarize",
+    "tls_floor",
+]
 
 DRIFT_TYPES = ("configuration", "security", "compliance")
 SEVERITIES = ("critical", "high", "medium", "low")
 
-RESOURCE_LABELS = {
-    "s3_bucket": "S3 bucket",
-    "ec2_security_group": "Security group",
-    "iam_role": "IAM role",
-    "rds_instance": "RDS instance",
-    "kms_key": "KMS key",
-    "cloudtrail_trail": "CloudTrail trail",
-}
-
 ADMIN_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
-PUBLIC_GROUP_URIS = frozenset(
-    {
-        "http://acs.amazonaws.com/groups/global/AllUsers",
-        "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
-    }
-)
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
-
-# Longest value or description a summary shows in full.
-_MAX_TEXT = 60
+TLS_PROTOCOLS = frozenset({"HTTPS", "TLS"})
 
 
 @dataclass(frozen=True)
@@ -47,55 +59,6 @@ class Classification:
 
 
 # --- value predicates ---------------------------------------------------------------------------------
-
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _statements(policy_or_statement: Any) -> list[dict]:
-    if not isinstance(policy_or_statement, dict):
-        return []
-    if "Statement" in policy_or_statement:
-        return [s for s in _as_list(policy_or_statement["Statement"]) if isinstance(s, dict)]
-    return [policy_or_statement] if "Effect" in policy_or_statement else []
-
-
-def grants_public_access(policy_or_statement: Any) -> bool:
-    """True if a policy or statement allows anyone ("*" or {"AWS": "*"} as principal)."""
-    for statement in _statements(policy_or_statement):
-        principal = statement.get("Principal")
-        # Conditions are ignored on purpose: a public Allow is worth a look even if a condition narrows it.
-        anyone = principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))
-        if statement.get("Effect") == "Allow" and anyone:
-            return True
-    return False
-
-
-def acl_grants_public(acl_or_grant: Any) -> bool:
-    """True if an ACL (or a single grant, or a list of grants) grants to AllUsers or AuthenticatedUsers."""
-    if isinstance(acl_or_grant, dict) and "Grants" in acl_or_grant:
-        grants = _as_list(acl_or_grant["Grants"])
-    else:
-        grants = _as_list(acl_or_grant)
-    return any(
-        isinstance(grant, dict)
-        and isinstance(grant.get("Grantee"), dict)
-        and grant["Grantee"].get("URI") in PUBLIC_GROUP_URIS
-        for grant in grants
-    )
-
-
-def allows_admin(policy_or_statement: Any) -> bool:
-    """True if a policy or statement allows every action ("*") on every resource ("*")."""
-    return any(
-        statement.get("Effect") == "Allow"
-        and "*" in _as_list(statement.get("Action"))
-        and "*" in _as_list(statement.get("Resource"))
-        for statement in _statements(policy_or_statement)
-    )
 
 
 def _world_open(rule: Any) -> bool:
@@ -115,6 +78,46 @@ def _equals(expected: Any) -> Callable[[Any], bool]:
 
 def _present(value: Any) -> bool:
     return value is not None
+
+
+def _one_of(*expected: str) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and value in expected
+
+
+def _url_without_auth(value: Any) -> bool:
+    """A function URL (or its AuthType) that lets anyone on the internet invoke the function."""
+    return value == "NONE" or (isinstance(value, dict) and value.get("AuthType") == "NONE")
+
+
+def _active_key(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("Status") == "Active"
+
+
+def _redirects_to_https(action: Any) -> bool:
+    return (
+        isinstance(action, dict)
+        and action.get("Type") == "redirect"
+        and (action.get("RedirectConfig") or {}).get("Protocol") in ("HTTPS", "#{protocol}")
+    )
+
+
+def _plain_http_listener(listener: Any) -> bool:
+    """An HTTP listener whose default action does not send clients to HTTPS."""
+    return (
+        isinstance(listener, dict)
+        and listener.get("Protocol") == "HTTP"
+        and not any(_redirects_to_https(action) for action in as_list(listener.get("DefaultActions")))
+    )
+
+
+def _tls_weakened(change: Change) -> bool:
+    old, new = tls_floor(change["baseline"]), tls_floor(change["current"])
+    return old is not None and new is not None and new < old
+
+
+def _tls_strengthened(change: Change) -> bool:
+    old, new = tls_floor(change["baseline"]), tls_floor(change["current"])
+    return old is not None and new is not None and new > old
 
 
 # --- change predicates --------------------------------------------------------------------------------
@@ -166,6 +169,10 @@ _admin_attached = _became(_equals(ADMIN_POLICY_ARN))
 _admin_detached = _ceased(_equals(ADMIN_POLICY_ARN))
 _admin_granted = _became(allows_admin)
 _admin_revoked = _ceased(allows_admin)
+_resource_policy_open = _became(grants_open_access)
+_resource_policy_closed = _ceased(grants_open_access)
+_world_cidr_added = _became(_one_of(*WORLD_CIDRS))
+_world_cidr_removed = _ceased(_one_of(*WORLD_CIDRS))
 
 
 def _gone(change: Change) -> bool:
@@ -220,6 +227,22 @@ S3, SG, IAM, RDS, KMS, TRAIL = (
     "rds_instance",
     "kms_key",
     "cloudtrail_trail",
+)
+EC2, EBS, SNAP, FN, USER, POLICY = (
+    "ec2_instance",
+    "ebs_volume",
+    "ebs_snapshot",
+    "lambda_function",
+    "iam_user",
+    "iam_policy",
+)
+SQS, SNS, ELB, EKS, DDB, SECRET = (
+    "sqs_queue",
+    "sns_topic",
+    "elbv2_load_balancer",
+    "eks_cluster",
+    "dynamodb_table",
+    "secretsmanager_secret",
 )
 
 # One row per line reads as a table; ruff format would spread the long ones over seven lines.
@@ -282,6 +305,144 @@ CATALOGUE: list[Rule] = [
     Rule(TRAIL, "LogFileValidationEnabled", "log validation turned on", "compliance", "low", _turned_on),
     Rule(TRAIL, "IsMultiRegionTrail", "multi-region logging turned off", "compliance", "high", _turned_off),
     Rule(TRAIL, "IsMultiRegionTrail", "multi-region logging turned on", "compliance", "low", _turned_on),
+    # EC2 instances
+    Rule(EC2, "MetadataOptions.HttpTokens", "IMDSv1 allowed again (required -> optional)", "security", "high",
+         _ceased(_equals("required"))),
+    Rule(EC2, "MetadataOptions.HttpTokens", "IMDSv2 required (-> required)", "security", "low",
+         _became(_equals("required"))),
+    Rule(EC2, "MetadataOptions.HttpPutResponseHopLimit", "metadata hop limit raised (containers reach IMDS)",
+         "security", "medium", _raised),
+    Rule(EC2, "MetadataOptions.HttpPutResponseHopLimit", "metadata hop limit lowered", "security", "low", _lowered),
+    Rule(EC2, "PublicIpAssociated", "given a public IP (false -> true)", "security", "high", _turned_on),
+    Rule(EC2, "PublicIpAssociated", "public IP removed (true -> false)", "security", "low", _turned_off),
+    Rule(EC2, "IamInstanceProfile", "instance profile attached, replaced or removed", "security", "medium"),
+    Rule(EC2, "SecurityGroups[*]", "a security group added or removed", "security", "medium"),
+    # EBS volumes and snapshots
+    Rule(EBS, "Encrypted", "unencrypted (true -> false)", "security", "critical", _turned_off),
+    Rule(EBS, "Encrypted", "encrypted (false -> true)", "security", "low", _turned_on),
+    Rule(EBS, "KmsKeyId", "encryption key changed", "security", "medium"),
+    Rule(SNAP, "CreateVolumePermission.Public", "made public (false -> true)", "security", "critical",
+         _turned_on),
+    Rule(SNAP, "CreateVolumePermission.Public", "made private (true -> false)", "security", "low", _turned_off),
+    Rule(SNAP, "CreateVolumePermission.UserIds[*]", "shared with another account", "security", "high", _new),
+    Rule(SNAP, "CreateVolumePermission.UserIds[*]", "no longer shared with an account", "security", "low", _gone),
+    Rule(SNAP, "Encrypted", "unencrypted (true -> false)", "security", "critical", _turned_off),
+    Rule(SNAP, "Encrypted", "encrypted (false -> true)", "security", "low", _turned_on),
+    # Lambda functions
+    Rule(FN, "FunctionUrlConfig.**", "function URL auth turned off (AuthType NONE)", "security", "critical",
+         _became(_url_without_auth)),
+    Rule(FN, "FunctionUrlConfig.**", "function URL auth required again (NONE ->)", "security", "low",
+         _ceased(_url_without_auth)),
+    Rule(FN, "FunctionUrlConfig", "function URL created with IAM auth (null ->)", "security", "medium", _set),
+    Rule(FN, "FunctionUrlConfig", "function URL removed (-> null)", "security", "low", _unset),
+    Rule(FN, "Policy.**", "the resource policy newly allows anyone", "security", "critical",
+         _resource_policy_open),
+    Rule(FN, "Policy.**", "the resource policy no longer allows anyone", "security", "low",
+         _resource_policy_closed),
+    Rule(FN, "Policy.**", "the resource policy changed otherwise", "security", "medium"),
+    Rule(FN, "Role", "execution role changed", "security", "medium"),
+    # IAM users
+    Rule(USER, "LoginProfile", "console access given (false -> true)", "security", "high", _turned_on),
+    Rule(USER, "LoginProfile", "console access removed (true -> false)", "security", "low", _turned_off),
+    Rule(USER, "AccessKeys[*]", "an active access key appears (new or reactivated)", "security", "high",
+         _became(_active_key)),
+    Rule(USER, "AccessKeys[*]", "an active access key goes (deleted or deactivated)", "security", "low",
+         _ceased(_active_key)),
+    Rule(USER, "MFADevices[*]", "an MFA device removed", "security", "high", _gone),
+    Rule(USER, "MFADevices[*]", "an MFA device added", "security", "low", _new),
+    Rule(USER, "AttachedManagedPolicies[*]", "AdministratorAccess attached", "security", "critical",
+         _admin_attached),
+    Rule(USER, "AttachedManagedPolicies[*]", "AdministratorAccess detached", "security", "low",
+         _admin_detached),
+    Rule(USER, "InlinePolicies.**", "an inline policy newly allows * on *", "security", "critical",
+         _admin_granted),
+    Rule(USER, "InlinePolicies.**", "an inline policy no longer allows * on *", "security", "low",
+         _admin_revoked),
+    Rule(USER, "PermissionsBoundary", "permissions boundary removed (-> null)", "security", "high", _unset),
+    Rule(USER, "PermissionsBoundary", "permissions boundary set (null ->)", "security", "low", _set),
+    Rule(USER, "Groups[*]", "added to or removed from a group", "security", "medium"),
+    # IAM customer-managed policies
+    Rule(POLICY, "Document.**", "the policy newly allows * on *", "security", "critical", _admin_granted),
+    Rule(POLICY, "Document.**", "the policy no longer allows * on *", "security", "low", _admin_revoked),
+    Rule(POLICY, "Document.**", "the policy document changed otherwise", "security", "medium"),
+    # SQS queues
+    Rule(SQS, "Policy.**", "the queue policy newly allows anyone", "security", "critical", _resource_policy_open),
+    Rule(SQS, "Policy.**", "the queue policy no longer allows anyone", "security", "low",
+         _resource_policy_closed),
+    Rule(SQS, "SqsManagedSseEnabled", "SQS-managed encryption turned off", "security", "medium", _turned_off),
+    Rule(SQS, "SqsManagedSseEnabled", "SQS-managed encryption turned on", "security", "low", _turned_on),
+    Rule(SQS, "KmsMasterKeyId", "KMS encryption removed (-> null)", "security", "medium", _unset),
+    Rule(SQS, "KmsMasterKeyId", "KMS encryption set (null ->)", "security", "low", _set),
+    Rule(SQS, "MessageRetentionPeriod", "message retention shortened", "compliance", "low", _lowered),
+    # SNS topics
+    Rule(SNS, "Policy.**", "the topic policy newly allows anyone", "security", "critical", _resource_policy_open),
+    Rule(SNS, "Policy.**", "the topic policy no longer allows anyone", "security", "low",
+         _resource_policy_closed),
+    Rule(SNS, "KmsMasterKeyId", "encryption removed (-> null)", "security", "high", _unset),
+    Rule(SNS, "KmsMasterKeyId", "encryption turned on (null ->)", "security", "low", _set),
+    Rule(SNS, "Subscriptions[*]", "a subscription added (messages go somewhere new)", "security", "medium",
+         _new),
+    Rule(SNS, "Subscriptions[*]", "a subscription removed", "configuration", "low", _gone),
+    # Load balancers (listeners keyed by port)
+    Rule(ELB, "Listeners.*", "a listener on HTTP without a redirect to HTTPS added", "security", "high",
+         _became(_plain_http_listener)),
+    Rule(ELB, "Listeners.*", "a listener on HTTP without a redirect to HTTPS removed", "security", "low",
+         _ceased(_plain_http_listener)),
+    Rule(ELB, "Listeners.*.Protocol", "a listener moved off TLS (HTTPS/TLS ->)", "security", "high",
+         _ceased(_one_of(*TLS_PROTOCOLS))),
+    Rule(ELB, "Listeners.*.Protocol", "a listener moved onto TLS (-> HTTPS/TLS)", "security", "low",
+         _became(_one_of(*TLS_PROTOCOLS))),
+    Rule(ELB, "Listeners.*.DefaultActions[*]", "a redirect to HTTPS removed", "security", "high",
+         _ceased(_redirects_to_https)),
+    Rule(ELB, "Listeners.*.DefaultActions[*]", "a redirect to HTTPS added", "security", "low",
+         _became(_redirects_to_https)),
+    Rule(ELB, "Listeners.*.SslPolicy", "a weaker TLS policy (older minimum version)", "security", "medium",
+         _tls_weakened),
+    Rule(ELB, "Listeners.*.SslPolicy", "a stronger TLS policy (newer minimum version)", "security", "low",
+         _tls_strengthened),
+    Rule(ELB, "Scheme", "made internet-facing (internal ->)", "security", "high",
+         _became(_equals("internet-facing"))),
+    Rule(ELB, "Scheme", "made internal (-> internal)", "security", "low", _became(_equals("internal"))),
+    Rule(ELB, "SecurityGroups[*]", "a security group added or removed", "security", "medium"),
+    Rule(ELB, "AccessLogs.Enabled", "access logging turned off", "compliance", "medium", _turned_off),
+    Rule(ELB, "AccessLogs.Enabled", "access logging turned on", "compliance", "low", _turned_on),
+    Rule(ELB, "DeletionProtection", "deletion protection turned off", "compliance", "medium", _turned_off),
+    Rule(ELB, "DeletionProtection", "deletion protection turned on", "compliance", "low", _turned_on),
+    # EKS clusters
+    Rule(EKS, "resourcesVpcConfig.publicAccessCidrs[*]", "the API endpoint opened to 0.0.0.0/0 or ::/0",
+         "security", "critical", _world_cidr_added),
+    Rule(EKS, "resourcesVpcConfig.publicAccessCidrs[*]", "0.0.0.0/0 or ::/0 removed from the API endpoint",
+         "security", "low", _world_cidr_removed),
+    Rule(EKS, "resourcesVpcConfig.publicAccessCidrs[*]", "a public endpoint CIDR added or removed", "security",
+         "medium"),
+    Rule(EKS, "resourcesVpcConfig.endpointPublicAccess", "public API endpoint turned on", "security", "high",
+         _turned_on),
+    Rule(EKS, "resourcesVpcConfig.endpointPublicAccess", "public API endpoint turned off", "security", "low",
+         _turned_off),
+    Rule(EKS, "logging[*]", "a control plane log type turned off", "compliance", "medium", _gone),
+    Rule(EKS, "logging[*]", "a control plane log type turned on", "compliance", "low", _new),
+    Rule(EKS, "encryptionConfig[*]", "secrets encryption removed", "security", "high", _gone),
+    Rule(EKS, "encryptionConfig[*]", "secrets encryption added", "security", "low", _new),
+    # DynamoDB tables
+    Rule(DDB, "PointInTimeRecoveryStatus", "point-in-time recovery turned off", "compliance", "medium",
+         _ceased(_equals("ENABLED"))),
+    Rule(DDB, "PointInTimeRecoveryStatus", "point-in-time recovery turned on", "compliance", "low",
+         _became(_equals("ENABLED"))),
+    Rule(DDB, "DeletionProtectionEnabled", "deletion protection turned off", "compliance", "medium",
+         _turned_off),
+    Rule(DDB, "DeletionProtectionEnabled", "deletion protection turned on", "compliance", "low", _turned_on),
+    Rule(DDB, "SSEDescription.SSEType", "KMS encryption replaced by the AWS-owned key", "security", "medium",
+         _unset),
+    Rule(DDB, "SSEDescription.SSEType", "KMS encryption turned on", "security", "low", _set),
+    # Secrets Manager
+    Rule(SECRET, "RotationEnabled", "rotation turned off", "compliance", "medium", _turned_off),
+    Rule(SECRET, "RotationEnabled", "rotation turned on", "compliance", "low", _turned_on),
+    Rule(SECRET, "ResourcePolicy.**", "the resource policy newly allows anyone", "security", "critical",
+         _resource_policy_open),
+    Rule(SECRET, "ResourcePolicy.**", "the resource policy no longer allows anyone", "security", "low",
+         _resource_policy_closed),
+    Rule(SECRET, "ResourcePolicy.**", "the resource policy changed otherwise", "security", "medium"),
+    Rule(SECRET, "KmsKeyId", "encryption key changed", "security", "medium"),
     # Everything else
     Rule("*", "**", "any other change", "configuration", "medium"),
 ]
@@ -315,160 +476,3 @@ def catalogue_markdown() -> str:
         when = rule.when.replace("|", "\\|")
         lines.append(f"| {resource} | {path} | {when} | {rule.drift_type} | {rule.severity} |")
     return "\n".join(lines) + "\n"
-
-
-# --- summaries ----------------------------------------------------------------------------------------
-
-
-def resource_label(resource_type: str) -> str:
-    """Human name of a resource type: `S3 bucket`, or `lambda_function` -> `Lambda function`."""
-    if resource_type in RESOURCE_LABELS:
-        return RESOURCE_LABELS[resource_type]
-    words = resource_type.replace("_", " ")
-    return words[:1].upper() + words[1:]
-
-
-def summarize(resource_type: str, change: Change) -> str:
-    """One line a person can read: `S3 bucket BlockPublicAcls changed from true to false`."""
-    label = resource_label(resource_type)
-    parts = split_path(change["path"])
-    op, old, new = change["op"], change["baseline"], change["current"]
-    if not parts:
-        if op == "added":
-            return f"{label} appeared"
-        if op == "removed":
-            return f"{label} deleted"
-        return f"{label} changed from {_show(old)} to {_show(new)}"
-    element = _element_noun(parts)
-    if element and op in ("added", "removed"):
-        noun, describe = element
-        return f"{label} {noun} {op}: {describe(new if op == 'added' else old)}"
-    attribute, show = _attribute(parts)
-    if op == "added":
-        return f"{label} {attribute} added: {show(new)}"
-    if op == "removed":
-        return f"{label} {attribute} removed (was {show(old)})"
-    return f"{label} {attribute} changed from {show(old)} to {show(new)}"
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
-
-
-def _show(value: Any) -> str:
-    """A value in JSON spelling, abbreviated when long."""
-    text = json.dumps(value, ensure_ascii=False)
-    if len(text) <= _MAX_TEXT:
-        return text
-    if isinstance(value, dict):
-        return "{…}"
-    if isinstance(value, list):
-        return "[…]"
-    if isinstance(value, str):
-        return json.dumps(value[: _MAX_TEXT - 3] + "…", ensure_ascii=False)
-    return _clip(text)
-
-
-def _describe_rule(rule: Any, direction: str) -> str:
-    if not isinstance(rule, dict):
-        return _show(rule)
-    protocol, low, high = rule.get("IpProtocol"), rule.get("FromPort"), rule.get("ToPort")
-    if protocol == "-1":
-        what = "all traffic"
-    elif low is None or low == -1:  # -1 is "any" for ICMP types
-        what = str(protocol)
-    elif high is None or high in (low, -1):
-        what = f"{protocol} {low}"
-    else:
-        what = f"{protocol} {low}-{high}"
-    return _clip(f"{what} {direction} {rule.get('Source')}")
-
-
-def _describe_ingress(rule: Any) -> str:
-    return _describe_rule(rule, "from")
-
-
-def _describe_egress(rule: Any) -> str:
-    return _describe_rule(rule, "to")
-
-
-def _describe_grant(grant: Any) -> str:
-    if not isinstance(grant, dict):
-        return _show(grant)
-    grantee = grant.get("Grantee") if isinstance(grant.get("Grantee"), dict) else {}
-    uri = grantee.get("URI")
-    # A group is named by the end of its URI (AllUsers); anyone else by whatever identifies them.
-    who = uri.rsplit("/", 1)[-1] if uri else grantee.get("ID") or grantee.get("EmailAddress")
-    return _clip(f"{grant.get('Permission')} to {who}")
-
-
-def _describe_statement(statement: Any) -> str:
-    if not isinstance(statement, dict):
-        return _show(statement)
-    actions = ", ".join(_as_list(statement.get("Action")))
-    if not actions and "NotAction" in statement:
-        actions = "all but " + ", ".join(_as_list(statement["NotAction"]))
-    text = f"{statement.get('Effect')} {actions}"
-    if statement.get("Resource"):
-        text += " on " + ", ".join(_as_list(statement["Resource"]))
-    principal = statement.get("Principal")
-    if isinstance(principal, dict):
-        text += " for " + ", ".join(who for ids in principal.values() for who in _as_list(ids))
-    elif principal is not None:
-        text += f" for {principal}"
-    return _clip(text)
-
-
-def _describe_policy(policy: Any) -> str:
-    if not isinstance(policy, dict) or "Statement" not in policy:
-        return _show(policy)
-    return _clip("; ".join(_describe_statement(s) for s in _statements(policy)))
-
-
-def _plain(value: Any) -> str:
-    return _clip(str(value))
-
-
-# A list element reads better named by what the list holds, described in words rather than as JSON.
-_ELEMENT_NOUNS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "IngressRules": ("ingress rule", _describe_ingress),
-    "EgressRules": ("egress rule", _describe_egress),
-    "AttachedManagedPolicies": ("managed policy", _plain),
-    "Grants": ("ACL grant", _describe_grant),
-    "Statement": ("policy statement", _describe_statement),
-    "Aliases": ("alias", _plain),
-    "VpcSecurityGroups": ("VPC security group", _plain),
-}
-_POLICY_NOUNS = {"Policy": "policy statement", "AssumeRolePolicyDocument": "trust policy statement"}
-
-# Children of these dicts are named "<noun> <key>": `tag env`, `inline policy admin`.
-_KEYED_NOUNS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "Tags": ("tag", _show),
-    "InlinePolicies": ("inline policy", _describe_policy),
-}
-
-# Last path parts that say nothing on their own, so the attribute shows the part before them too.
-_VAGUE_NAMES = frozenset({"Status", "Enabled", "Value", "Key", "Type", "Name", "Id", "ID"})
-
-
-def _element_noun(parts: list[str]) -> tuple[str, Callable[[Any], str]] | None:
-    if len(parts) < 2 or parts[-2] not in _ELEMENT_NOUNS:
-        return None
-    noun, describe = _ELEMENT_NOUNS[parts[-2]]
-    if parts[-2] == "Statement":
-        if len(parts) >= 4 and parts[-4] == "InlinePolicies":
-            noun = f"inline policy {parts[-3]} statement"
-        elif len(parts) >= 3:
-            noun = _POLICY_NOUNS.get(parts[-3], noun)
-    return noun, describe
-
-
-def _attribute(parts: list[str]) -> tuple[str, Callable[[Any], str]]:
-    if len(parts) >= 2 and parts[-2] in _KEYED_NOUNS:
-        noun, show = _KEYED_NOUNS[parts[-2]]
-        return f"{noun} {parts[-1]}", show
-    last = parts[-1]
-    if len(parts) >= 2 and (last in _VAGUE_NAMES or last.startswith("[")):
-        return format_path(parts[-2:]), _show
-    # format_path, not the raw key, so an odd key still reads as one (`["app.tier"]`, `[""]`).
-    return format_path([last]), _show

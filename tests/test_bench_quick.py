@@ -43,3 +43,27 @@ def test_table_marks_a_missed_goal():
     text = report.table(results)
     assert "| 1.50x |" in text
     assert "<= 1.3x MISSED" in text
+
+
+def test_table_lists_calls_per_resource_of_each_type():
+    results = {
+        "scan": {
+            "seed": {"buckets": 10, "security_groups": 5, "roles": 2, "estate_scale": 1},
+            "scan": {
+                "seconds": 3.0,
+                "calls_per_resource": 5.0,
+                "calls": 85,
+                "resources": 17,
+                "calls_per_resource_by_type": {
+                    "lambda_function": {"calls": 4, "resources": 1, "per_resource": 4.0},
+                    "sqs_queue": {"calls": 5, "resources": 2, "per_resource": 2.5},
+                },
+            },
+            "floor": {"seconds": 2.8, "threads": 8},
+            "ratio": 1.07,
+        }
+    }
+    assert "demo estate x1 (every type)" in report.table(results)
+    rows = [row[1:4] for row in report.rows(results)]
+    assert ("  calls per resource: lambda_function", "4.00", "4 calls, 1 resources") in rows
+    assert ("  calls per resource: sqs_queue", "2.50", "5 calls, 2 resources") in rows

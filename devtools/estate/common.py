@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from devtools.fake_aws import SeedClients
@@ -44,6 +44,7 @@ class Region:
     first: bool  # the estate's first region, home of the multi-region trail
     vpc_id: str = ""  # the default VPC, set by the EC2 seeding
     prefix_list_id: str = ""
+    default_subnets: list[dict] = field(default_factory=list)  # the default VPC's, by availability zone
 
     def client(self, service: str) -> Any:
         return self.clients(service, self.name)

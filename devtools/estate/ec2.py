@@ -12,6 +12,8 @@ def seed_default_group(r: Region) -> None:
     """Record the default VPC's default group and create the managed prefix list the db group allows."""
     ec2 = r.client("ec2")
     r.vpc_id = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    r.default_subnets = sorted(subnets, key=lambda subnet: subnet["AvailabilityZone"])
     default_sg = ec2.describe_security_groups(
         Filters=[{"Name": "vpc-id", "Values": [r.vpc_id]}, {"Name": "group-name", "Values": ["default"]}]
     )["SecurityGroups"][0]["GroupId"]

@@ -1,4 +1,6 @@
-"""IAM roles, per unit of scale: app, deploy and worker; and once a service-linked role (never collected)."""
+"""IAM, per unit of scale: roles app, deploy and worker, the app instance profile, the app customer policy,
+users ci (an access key, no console) and alice (console with MFA); and once a service-linked role (never
+collected) and the deployers group."""
 
 from __future__ import annotations
 
@@ -12,14 +14,24 @@ def seed_iam(c: SeedClients, prefix: str, scale: int, out: dict) -> None:
     iam = c("iam")
     # One service-linked role: present in ListRoles, never collected.
     iam.create_service_linked_role(AWSServiceName="elasticbeanstalk.amazonaws.com")
+    iam.create_group(GroupName=f"{prefix}-deployers")
     for i in range(scale):
         policy_arn = iam.create_policy(
             PolicyName=f"{prefix}-app-policy-{i}",
             PolicyDocument=policy({"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}),
         )["Policy"]["Arn"]
-        out["iam_role"].append(_app_role(iam, prefix, i, policy_arn))
+        out["iam_policy"].append(
+            record("iam_policy", policy_arn, f"{prefix}-app-policy-{i}", "global", id=policy_arn, kind="app")
+        )
+        app = _app_role(iam, prefix, i, policy_arn)
+        out["iam_role"].append(app)
         out["iam_role"].append(_deploy_role(iam, prefix, i))
         out["iam_role"].append(_worker_role(iam, prefix, i))
+        profile = iam.create_instance_profile(InstanceProfileName=f"{prefix}-app-{i}")["InstanceProfile"]
+        iam.add_role_to_instance_profile(InstanceProfileName=f"{prefix}-app-{i}", RoleName=app["id"])
+        app["instance_profile_arn"] = profile["Arn"]
+        out["iam_user"].append(_ci_user(iam, prefix, i, policy_arn))
+        out["iam_user"].append(_console_user(iam, prefix, i))
 
 
 def _app_role(iam, prefix: str, i: int, policy_arn: str) -> dict:
@@ -82,3 +94,31 @@ def _worker_role(iam, prefix: str, i: int) -> dict:
         Tags=tag_list({"Name": f"worker-role-{i}"}),
     )["Role"]
     return record("iam_role", role["Arn"], f"worker-role-{i}", "global", id=worker, kind="worker")
+
+
+def _ci_user(iam, prefix: str, i: int, policy_arn: str) -> dict:
+    """A CI user: one active access key, no console, in the deployers group, the app policy and an inline one."""
+    name = f"{prefix}-ci-{i}"
+    user = iam.create_user(UserName=name, Path="/automation/", Tags=tag_list({"env": "ci"}))["User"]
+    key = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+    iam.add_user_to_group(GroupName=f"{prefix}-deployers", UserName=name)
+    iam.attach_user_policy(UserName=name, PolicyArn=policy_arn)
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="push-images",
+        PolicyDocument=policy({"Effect": "Allow", "Action": ["ecr:PutImage", "ecr:BatchGetImage"], "Resource": "*"}),
+    )
+    return record("iam_user", user["Arn"], name, "global", id=name, kind="ci", access_key_id=key)
+
+
+def _console_user(iam, prefix: str, i: int) -> dict:
+    """A person: console access with a virtual MFA device, named by a Name tag."""
+    name = f"{prefix}-alice-{i}"
+    user = iam.create_user(UserName=name, Tags=tag_list({"Name": f"alice-{i}"}))["User"]
+    iam.create_login_profile(UserName=name, Password="not-a-secret-1!")
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]["SerialNumber"]
+    iam.enable_mfa_device(
+        UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
+    iam.attach_user_policy(UserName=name, PolicyArn=READONLY_POLICY_ARN)
+    return record("iam_user", user["Arn"], f"alice-{i}", "global", id=name, kind="console", mfa_serial=serial)

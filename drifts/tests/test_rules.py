@@ -16,8 +16,10 @@ from drifts.rules import (
     catalogue_markdown,
     classify,
     find_rule,
+    grants_open_access,
     grants_public_access,
     resource_label,
+    tls_floor,
 )
 
 ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -79,6 +81,41 @@ SEC, CMP, CFG = "security", "compliance", "configuration"
 SEC_CRIT, SEC_HIGH, SEC_MED, SEC_LOW = (SEC, "critical"), (SEC, "high"), (SEC, "medium"), (SEC, "low")
 CMP_HIGH, CMP_MED, CMP_LOW = (CMP, "high"), (CMP, "medium"), (CMP, "low")
 CFG_HIGH, CFG_MED, CFG_LOW = (CFG, "high"), (CFG, "medium"), (CFG, "low")
+EC2, EBS, SNAP, FN, USER, POLICY = (
+    "ec2_instance",
+    "ebs_volume",
+    "ebs_snapshot",
+    "lambda_function",
+    "iam_user",
+    "iam_policy",
+)
+SQS, SNS, ELB, EKS, DDB, SECRET = (
+    "sqs_queue",
+    "sns_topic",
+    "elbv2_load_balancer",
+    "eks_cluster",
+    "dynamodb_table",
+    "secretsmanager_secret",
+)
+# AWS's default SNS topic statement: "AWS": "*" narrowed to the owner account, so not open to anyone.
+OWNER_ONLY_STATEMENT = {
+    "Effect": "Allow",
+    "Principal": {"AWS": ["*"]},
+    "Action": ["SNS:Publish"],
+    "Resource": ["arn:aws:sns:us-east-1:123456789012:t"],
+    "Condition": {"StringEquals": {"AWS:SourceOwner": ["123456789012"]}},
+}
+OPEN_STATEMENT = {**OWNER_ONLY_STATEMENT, "Condition": {"Bool": {"aws:SecureTransport": ["true"]}}}
+SERVICE_STATEMENT = {**PRIVATE_STATEMENT, "Principal": {"Service": ["events.amazonaws.com"]}}
+HTTPS_REDIRECT = {"RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"}, "Type": "redirect"}
+FORWARD = {"TargetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/t/1", "Type": "forward"}
+HTTP_FORWARD_LISTENER = {"Port": 8080, "Protocol": "HTTP", "SslPolicy": None, "DefaultActions": [FORWARD]}
+HTTP_REDIRECT_LISTENER = {**HTTP_FORWARD_LISTENER, "DefaultActions": [HTTPS_REDIRECT]}
+TLS13 = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+TLS10 = "ELBSecurityPolicy-2016-08"
+ACTIVE_KEY = {"AccessKeyId": "AKIAEXAMPLE", "Status": "Active"}
+INACTIVE_KEY = {**ACTIVE_KEY, "Status": "Inactive"}
+MFA = "arn:aws:iam::123456789012:mfa/alice"
 
 
 def changed(path, old, new):
@@ -175,6 +212,92 @@ TABLE = {
     "log validation off": (TRAIL, changed("LogFileValidationEnabled", True, False), CMP_HIGH, CMP_LOW),
     "multi-region off": (TRAIL, changed("IsMultiRegionTrail", True, False), CMP_HIGH, CMP_LOW),
     "key prefix": (TRAIL, changed("S3KeyPrefix", "a", "b"), CFG_MED, CFG_MED),
+    # EC2 instances
+    "imdsv1 allowed": (EC2, changed("MetadataOptions.HttpTokens", "required", "optional"), SEC_HIGH, SEC_LOW),
+    "hop limit raised": (EC2, changed("MetadataOptions.HttpPutResponseHopLimit", 1, 3), SEC_MED, SEC_LOW),
+    "public ip given": (EC2, changed("PublicIpAssociated", False, True), SEC_HIGH, SEC_LOW),
+    "instance profile": (EC2, changed("IamInstanceProfile", None, "arn:aws:iam::1:instance-profile/p"), SEC_MED,
+                         SEC_MED),
+    "instance sg added": (EC2, added_element("SecurityGroups", "sg-1"), SEC_MED, SEC_MED),
+    "instance type": (EC2, changed("InstanceType", "t3.micro", "t3.large"), CFG_MED, CFG_MED),
+    # EBS
+    "volume unencrypted": (EBS, changed("Encrypted", True, False), SEC_CRIT, SEC_LOW),
+    "volume key": (EBS, changed("KmsKeyId", "arn:k1", "arn:k2"), SEC_MED, SEC_MED),
+    "volume detached": (EBS, added_element("Attachments", "i-1"), CFG_MED, CFG_MED),
+    "snapshot public": (SNAP, changed("CreateVolumePermission.Public", False, True), SEC_CRIT, SEC_LOW),
+    "snapshot shared": (SNAP, added_element("CreateVolumePermission.UserIds", "999999999999"), SEC_HIGH, SEC_LOW),
+    "snapshot unencrypted": (SNAP, changed("Encrypted", True, False), SEC_CRIT, SEC_LOW),
+    # Lambda
+    "url auth none": (FN, changed("FunctionUrlConfig.AuthType", "AWS_IAM", "NONE"), SEC_CRIT, SEC_LOW),
+    "url created without auth": (FN, changed("FunctionUrlConfig", None, {"AuthType": "NONE"}), SEC_CRIT,
+                                 SEC_LOW),
+    "url created with iam": (FN, changed("FunctionUrlConfig", None, {"AuthType": "AWS_IAM"}), SEC_MED, SEC_LOW),
+    "url cors origin": (FN, added_element("FunctionUrlConfig.Cors.AllowOrigins", "*"), CFG_MED, CFG_MED),
+    "function policy public": (FN, added_element("Policy.Statement", PUBLIC_STATEMENT), SEC_CRIT, SEC_LOW),
+    "function policy to a service": (FN, added_element("Policy.Statement", SERVICE_STATEMENT), SEC_MED, SEC_MED),
+    "function role": (FN, changed("Role", "arn:r1", "arn:r2"), SEC_MED, SEC_MED),
+    "function runtime": (FN, changed("Runtime", "python3.11", "python3.12"), CFG_MED, CFG_MED),
+    # IAM users
+    "login profile": (USER, changed("LoginProfile", False, True), SEC_HIGH, SEC_LOW),
+    "access key added": (USER, added_element("AccessKeys", ACTIVE_KEY), SEC_HIGH, SEC_LOW),
+    "inactive key added": (USER, added_element("AccessKeys", INACTIVE_KEY), CFG_MED, CFG_MED),
+    "mfa removed": (USER, reverse(added_element("MFADevices", MFA)), SEC_HIGH, SEC_LOW),
+    "user admin attached": (USER, added(f'AttachedManagedPolicies["{ADMIN_ARN}"]', ADMIN_ARN), SEC_CRIT, SEC_LOW),
+    "user admin inline": (USER, added("InlinePolicies.admin", ADMIN_POLICY), SEC_CRIT, SEC_LOW),
+    "user boundary removed": (USER, changed("PermissionsBoundary", READ_ONLY_ARN, None), SEC_HIGH, SEC_LOW),
+    "user group": (USER, added_element("Groups", "admins"), SEC_MED, SEC_MED),
+    # IAM customer policies
+    "policy admin": (POLICY, added_element("Document.Statement", ADMIN_STATEMENT), SEC_CRIT, SEC_LOW),
+    "policy read": (POLICY, added_element("Document.Statement", READ_POLICY["Statement"][0]), SEC_MED, SEC_MED),
+    # SQS
+    "queue policy public": (SQS, added_element("Policy.Statement", PUBLIC_AWS_STATEMENT), SEC_CRIT, SEC_LOW),
+    "queue policy owner only": (SQS, added_element("Policy.Statement", OWNER_ONLY_STATEMENT), CFG_MED, CFG_MED),
+    "queue sse off": (SQS, changed("SqsManagedSseEnabled", True, False), SEC_MED, SEC_LOW),
+    "queue kms off": (SQS, changed("KmsMasterKeyId", "alias/k", None), SEC_MED, SEC_LOW),
+    "queue retention": (SQS, changed("MessageRetentionPeriod", 345600, 60), (CMP, "low"), CFG_MED),
+    # SNS
+    "topic policy public": (SNS, added_element("Policy.Statement", OPEN_STATEMENT), SEC_CRIT, SEC_LOW),
+    "topic default policy": (SNS, changed("Policy", None, {"Statement": [OWNER_ONLY_STATEMENT]}), CFG_MED,
+                             CFG_MED),
+    "topic unencrypted": (SNS, changed("KmsMasterKeyId", "arn:k", None), SEC_HIGH, SEC_LOW),
+    "topic subscription": (SNS, added_element("Subscriptions", {"Endpoint": "https://x", "Protocol": "https"}),
+                           SEC_MED, CFG_LOW),
+    # Load balancers
+    "plain http listener": (ELB, added("Listeners.8080", HTTP_FORWARD_LISTENER), SEC_HIGH, SEC_LOW),
+    "redirecting listener": (ELB, added("Listeners.8080", HTTP_REDIRECT_LISTENER), CFG_MED, CFG_MED),
+    "listener off tls": (ELB, changed("Listeners.443.Protocol", "HTTPS", "HTTP"), SEC_HIGH, SEC_LOW),
+    "redirect removed": (ELB, reverse(added_element("Listeners.80.DefaultActions", HTTPS_REDIRECT)), SEC_HIGH,
+                         SEC_LOW),
+    "forward added": (ELB, added_element("Listeners.80.DefaultActions", FORWARD), CFG_MED, CFG_MED),
+    "weaker tls": (ELB, changed("Listeners.443.SslPolicy", TLS13, TLS10), SEC_MED, SEC_LOW),
+    "unknown tls policy": (ELB, changed("Listeners.443.SslPolicy", TLS13, "custom"), CFG_MED, CFG_MED),
+    "internet facing": (ELB, changed("Scheme", "internal", "internet-facing"), SEC_HIGH, SEC_LOW),
+    "lb sg": (ELB, added_element("SecurityGroups", "sg-1"), SEC_MED, SEC_MED),
+    "lb access logs off": (ELB, changed("AccessLogs.Enabled", True, False), CMP_MED, CMP_LOW),
+    "lb deletion protection off": (ELB, changed("DeletionProtection", True, False), CMP_MED, CMP_LOW),
+    # EKS
+    "eks open to world": (EKS, added_element("resourcesVpcConfig.publicAccessCidrs", "0.0.0.0/0"), SEC_CRIT,
+                          SEC_LOW),
+    "eks cidr": (EKS, added_element("resourcesVpcConfig.publicAccessCidrs", "198.51.100.0/24"), SEC_MED, SEC_MED),
+    "eks public endpoint": (EKS, changed("resourcesVpcConfig.endpointPublicAccess", False, True), SEC_HIGH,
+                            SEC_LOW),
+    "eks audit log off": (EKS, reverse(added_element("logging", "audit")), CMP_MED, CMP_LOW),
+    "eks encryption removed": (EKS, reverse(added_element("encryptionConfig", {"keyArn": "k", "resources": ["s"]})),
+                               SEC_HIGH, SEC_LOW),
+    "eks version": (EKS, changed("version", "1.29", "1.30"), CFG_MED, CFG_MED),
+    # DynamoDB
+    "pitr off": (DDB, changed("PointInTimeRecoveryStatus", "ENABLED", "DISABLED"), CMP_MED, CMP_LOW),
+    "table deletion protection off": (DDB, changed("DeletionProtectionEnabled", True, False), CMP_MED, CMP_LOW),
+    "table kms off": (DDB, changed("SSEDescription.SSEType", "KMS", None), SEC_MED, SEC_LOW),
+    "table billing": (DDB, changed("BillingMode", "PROVISIONED", "PAY_PER_REQUEST"), CFG_MED, CFG_MED),
+    # Secrets Manager
+    "rotation off (secret)": (SECRET, changed("RotationEnabled", True, False), CMP_MED, CMP_LOW),
+    "secret policy public": (SECRET, added_element("ResourcePolicy.Statement", PUBLIC_STATEMENT), SEC_CRIT,
+                             SEC_LOW),
+    "secret policy account": (SECRET, added_element("ResourcePolicy.Statement", PRIVATE_STATEMENT), SEC_MED,
+                              SEC_MED),
+    "secret key": (SECRET, changed("KmsKeyId", "arn:k1", "arn:k2"), SEC_MED, SEC_MED),
+    "secret tag": (SECRET, added("Tags.env", "prod"), CFG_LOW, CFG_LOW),
     # A rule for one type does not leak onto another, and 1 is not true.
     "rds has no access block": (RDS, changed("PublicAccessBlock.BlockPublicAcls", True, False), CFG_MED,
                                 CFG_MED),
@@ -261,6 +384,33 @@ SUMMARIES = [
     (S3, change('Meta["a.b"]', "removed", 1, None), 'S3 bucket ["a.b"] removed (was 1)'),
     ("lambda_function", changed("Runtime", "python3.11", "python3.12"),
      'Lambda function Runtime changed from "python3.11" to "python3.12"'),
+    (FN, changed("FunctionUrlConfig.AuthType", "AWS_IAM", "NONE"),
+     "Lambda function URL AuthType changed from AWS_IAM to NONE"),
+    (FN, changed("FunctionUrlConfig", None, {"AuthType": "NONE", "Cors": None}),
+     "Lambda function URL changed from null to AuthType NONE"),
+    (EC2, changed("MetadataOptions.HttpTokens", "required", "optional"),
+     "EC2 instance metadata HttpTokens changed from required to optional"),
+    (EC2, changed("PublicIpAssociated", False, True), "EC2 instance PublicIpAssociated changed from false to true"),
+    (SNAP, changed("CreateVolumePermission.Public", False, True),
+     "EBS snapshot public create-volume permission changed from false to true"),
+    (USER, added_element("AccessKeys", ACTIVE_KEY), "IAM user access key added: AKIAEXAMPLE (Active)"),
+    (USER, reverse(added_element("MFADevices", MFA)), f"IAM user MFA device removed: {MFA}"),
+    (USER, changed("LoginProfile", False, True), "IAM user LoginProfile changed from false to true"),
+    (SNS, added_element("Subscriptions", {"Endpoint": "o***@example.com", "Protocol": "email"}),
+     "SNS topic subscription added: email o***@example.com"),
+    (ELB, added("Listeners.8080", HTTP_FORWARD_LISTENER), "Load balancer listener 8080 added: HTTP 8080 -> forward"),
+    (ELB, changed("Listeners.443.SslPolicy", TLS13, TLS10),
+     f"Load balancer listener 443 SslPolicy changed from {TLS13} to {TLS10}"),
+    (ELB, reverse(added_element("Listeners.80.DefaultActions", HTTPS_REDIRECT)),
+     "Load balancer default action removed: redirect to HTTPS 443"),
+    (EKS, added_element("resourcesVpcConfig.publicAccessCidrs", "0.0.0.0/0"),
+     "EKS cluster public endpoint CIDR added: 0.0.0.0/0"),
+    (SECRET, changed("RotationEnabled", True, False), "Secret RotationEnabled changed from true to false"),
+    (SECRET, added_element("ResourcePolicy.Statement", PUBLIC_STATEMENT),
+     "Secret resource policy statement added: Allow s3:GetObject on arn:aws:s3:::b/* for *"),
+    (POLICY, added_element("Document.Statement", ADMIN_STATEMENT), "IAM policy document statement added: Allow * on *"),
+    (DDB, changed("PointInTimeRecoveryStatus", "ENABLED", "DISABLED"),
+     'DynamoDB table PointInTimeRecoveryStatus changed from "ENABLED" to "DISABLED"'),
 ]
 # fmt: on
 
@@ -322,6 +472,42 @@ def test_world_open_rule_with_a_new_description_reads_as_one_removed_and_one_add
 )
 def test_grants_public_access(value, expected):
     assert grants_public_access(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (PUBLIC_STATEMENT, True),
+        (OPEN_STATEMENT, True),  # a condition that does not say who the caller is narrows nothing
+        (OWNER_ONLY_STATEMENT, False),
+        ({**OWNER_ONLY_STATEMENT, "Condition": {"StringEquals": {"aws:sourceaccount": ["1"]}}}, False),
+        ({**OWNER_ONLY_STATEMENT, "Condition": {"StringEquals": {"aws:PrincipalOrgID": ["o-1"]}}}, False),
+        ({"Statement": [OWNER_ONLY_STATEMENT, PUBLIC_STATEMENT]}, True),
+        (PRIVATE_STATEMENT, False),
+        (DENY_STATEMENT, False),
+        (None, False),
+    ],
+)
+def test_grants_open_access(value, expected):
+    assert grants_open_access(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("policy", "floor"),
+    [
+        ("ELBSecurityPolicy-TLS13-1-3-2021-06", 1.3),
+        ("ELBSecurityPolicy-TLS13-1-2-2021-06", 1.2),
+        ("ELBSecurityPolicy-TLS-1-2-Ext-2018-06", 1.2),
+        ("ELBSecurityPolicy-FS-1-2-Res-2020-10", 1.2),
+        ("ELBSecurityPolicy-TLS-1-1-2017-01", 1.1),
+        ("ELBSecurityPolicy-2016-08", 1.0),
+        ("ELBSecurityPolicy-TLS13-1-0-2021-06", 1.0),
+        ("my-custom-policy", None),
+        (None, None),
+    ],
+)
+def test_tls_floor(policy, floor):
+    assert tls_floor(policy) == floor
 
 
 @pytest.mark.parametrize(
@@ -411,6 +597,25 @@ def test_the_last_rule_catches_everything_else():
         ("cloudtrail_trail", "IsLogging"),
         ("cloudtrail_trail", "LogFileValidationEnabled"),
         ("cloudtrail_trail", "IsMultiRegionTrail"),
+        ("ec2_instance", "MetadataOptions.HttpTokens"),
+        ("ec2_instance", "PublicIpAssociated"),
+        ("ebs_volume", "Encrypted"),
+        ("ebs_snapshot", "CreateVolumePermission.Public"),
+        ("lambda_function", "FunctionUrlConfig.**"),
+        ("lambda_function", "Policy.**"),
+        ("iam_user", "LoginProfile"),
+        ("iam_user", "AccessKeys[*]"),
+        ("iam_user", "MFADevices[*]"),
+        ("iam_policy", "Document.**"),
+        ("sqs_queue", "Policy.**"),
+        ("sns_topic", "Policy.**"),
+        ("secretsmanager_secret", "ResourcePolicy.**"),
+        ("elbv2_load_balancer", "Listeners.*"),
+        ("elbv2_load_balancer", "Listeners.*.SslPolicy"),
+        ("eks_cluster", "resourcesVpcConfig.publicAccessCidrs[*]"),
+        ("dynamodb_table", "PointInTimeRecoveryStatus"),
+        ("dynamodb_table", "DeletionProtectionEnabled"),
+        ("secretsmanager_secret", "RotationEnabled"),
         ("*", "Tags.**"),
         ("*", ""),
     ],

@@ -4,7 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from . import cloudtrail, ec2, iam, kms, rds, s3
+from . import (
+    cloudtrail,
+    dynamodb,
+    ebs_snapshot,
+    ebs_volume,
+    ec2,
+    ec2_instance,
+    eks,
+    elbv2,
+    iam,
+    iam_policy,
+    iam_user,
+    kms,
+    lambda_function,
+    rds,
+    s3,
+    secretsmanager,
+    sns,
+    sqs,
+)
 from .base import GLOBAL_REGION, AwsClients, CollectedResource, CollectResult, normalize_policy
 
 __all__ = [
@@ -26,10 +45,22 @@ COLLECTORS: dict[str, Callable[[AwsClients, str], CollectResult]] = {
     "kms_key": kms.collect,
     "rds_instance": rds.collect,
     "s3_bucket": s3.collect,
+    "ec2_instance": ec2_instance.collect,
+    "ebs_volume": ebs_volume.collect,
+    "ebs_snapshot": ebs_snapshot.collect,
+    "lambda_function": lambda_function.collect,
+    "iam_user": iam_user.collect,
+    "iam_policy": iam_policy.collect,
+    "sqs_queue": sqs.collect,
+    "sns_topic": sns.collect,
+    "elbv2_load_balancer": elbv2.collect,
+    "eks_cluster": eks.collect,
+    "dynamodb_table": dynamodb.collect,
+    "secretsmanager_secret": secretsmanager.collect,
 }
 
 # Listed once per account, whatever regions a provider scans.
-GLOBAL_RESOURCE_TYPES = frozenset({"s3_bucket", "iam_role"})
+GLOBAL_RESOURCE_TYPES = frozenset({"s3_bucket", "iam_role", "iam_user", "iam_policy"})
 REGIONAL_RESOURCE_TYPES = frozenset(COLLECTORS) - GLOBAL_RESOURCE_TYPES
 
 

@@ -96,6 +96,7 @@ class AwsClients:
         self.calls = 0
         self.attempts = 0
         self.calls_by_operation: Counter[str] = Counter()
+        self._account_id: str | None = None
 
     def client(self, service: str, region: str | None = None) -> Any:
         """Return the shared client for (service, region), creating it on first use."""
@@ -119,6 +120,12 @@ class AwsClients:
             client.meta.events.register("request-created", self._count_attempt)
             self._clients[key] = client
             return client
+
+    def account_id(self) -> str:
+        """The account the credentials belong to (STS GetCallerIdentity, asked once per AwsClients)."""
+        if self._account_id is None:
+            self._account_id = str(self.client("sts").get_caller_identity()["Account"])
+        return self._account_id
 
     def _count_call(self, event_name: str = "", **kwargs: Any) -> None:
         operation = event_name.split(".", 1)[1] if "." in event_name else event_name
@@ -287,6 +294,15 @@ def tags_to_dict(tags: Iterable[Mapping[str, Any]] | None, key: str = "Key", val
     return {tag[key]: tag.get(value, "") for tag in sorted(tags or (), key=lambda t: t[key])}
 
 
+def partition(region: str) -> str:
+    """The ARN partition of a region."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 def resource_name(tags: Mapping[str, str], *fallbacks: str | None) -> str:
     """A resource's display name: the Name tag if present, else the first non-empty fallback."""
     if tags.get("Name"):
@@ -388,3 +404,25 @@ def paginate(client: Any, operation: str, result_key: str, page_size: int | None
     for page in paginator.paginate(**params, PaginationConfig=config):
         items.extend(page.get(result_key, []))
     return items
+
+
+def call_or_none(call: Callable[..., dict], missing_codes: Iterable[str], **params: Any) -> dict | None:
+    """Call a Get*/Describe* API, turning the error codes that mean "not configured" into None."""
+    try:
+        return call(**params)
+    except ClientError as exc:
+        if error_code(exc) in set(missing_codes):
+            return None
+        raise
+
+
+def to_bool(value: Any) -> bool | None:
+    """AWS string flags ("true"/"false", any case) as booleans; None stays None."""
+    if value is None or isinstance(value, bool):
+        return value
+    return str(value).strip().lower() == "true"
+
+
+def to_int(value: Any) -> int | None:
+    """AWS numbers sent as strings (SQS, SNS attributes) as ints; None stays None."""
+    return None if value is None or value == "" else int(value)

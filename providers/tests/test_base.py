@@ -148,20 +148,30 @@ def test_bucket_location_constraints_map_to_regions():
 
 def test_scan_units_lists_global_types_once_then_each_region_sorted():
     units = scan_units(["us-east-1", "eu-west-1", "us-east-1"])
+    regional = [
+        "cloudtrail_trail",
+        "dynamodb_table",
+        "ebs_snapshot",
+        "ebs_volume",
+        "ec2_instance",
+        "ec2_security_group",
+        "eks_cluster",
+        "elbv2_load_balancer",
+        "kms_key",
+        "lambda_function",
+        "rds_instance",
+        "secretsmanager_secret",
+        "sns_topic",
+        "sqs_queue",
+    ]
+    global_units = [("global", "iam_policy"), ("global", "iam_role"), ("global", "iam_user"), ("global", "s3_bucket")]
     assert units == [
-        ("global", "iam_role"),
-        ("global", "s3_bucket"),
-        ("eu-west-1", "cloudtrail_trail"),
-        ("eu-west-1", "ec2_security_group"),
-        ("eu-west-1", "kms_key"),
-        ("eu-west-1", "rds_instance"),
-        ("us-east-1", "cloudtrail_trail"),
-        ("us-east-1", "ec2_security_group"),
-        ("us-east-1", "kms_key"),
-        ("us-east-1", "rds_instance"),
+        *global_units,
+        *(("eu-west-1", t) for t in regional),
+        *(("us-east-1", t) for t in regional),
     ]
     assert scan_units(["eu-west-1", "us-east-1"]) == units  # stored order does not matter
-    assert scan_units([]) == [("global", "iam_role"), ("global", "s3_bucket")]
+    assert scan_units([]) == global_units
     assert scan_units(["global"]) == scan_units([])
     assert {t for _, t in units} == set(COLLECTORS)
     assert all(region == GLOBAL_REGION for region, t in units if t in GLOBAL_RESOURCE_TYPES)

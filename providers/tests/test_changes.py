@@ -3,7 +3,7 @@
 import hashlib
 import json
 
-from devtools.changes import apply_changes, revert_changes
+from devtools.changes import SCENARIOS, apply_changes, revert_changes
 from devtools.estate import seed_estate
 from devtools.fake_aws import aws_clients
 from providers.collectors import COLLECTORS, scan_units
@@ -76,7 +76,8 @@ def test_apply_changes_drifts_exactly_what_it_describes_and_revert_restores_the_
         for c in described
     }
     assert seen == expected
-    assert len(described) == 7
+    assert len(described) == len(SCENARIOS)
+    assert len({c["path"] for c in described}) == len(described)  # a finding is known by its path alone
     assert {c["resource_type"] for c in described} == set(COLLECTORS)
 
     revert_changes(moto, estate)
@@ -93,6 +94,18 @@ def test_seed_estate_scales(moto):
         "rds_instance": 4,
         "kms_key": 8,
         "cloudtrail_trail": 2 + 2,
+        "ec2_instance": 2,
+        "ebs_volume": 2 * 2,  # root and data
+        "ebs_snapshot": 2,
+        "lambda_function": 2,
+        "iam_user": 4,
+        "iam_policy": 2,
+        "sqs_queue": 2 * 2,  # orders and its dead-letter queue
+        "sns_topic": 2,
+        "elbv2_load_balancer": 2,
+        "eks_cluster": 2,
+        "dynamodb_table": 2,
+        "secretsmanager_secret": 2,
     }
     collected = collect_all(moto, ("eu-west-1",))
     assert {e for (_, e) in collected} == {r["external_id"] for t in COLLECTORS for r in estate[t]}

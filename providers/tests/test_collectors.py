@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from devtools.estate import seed_estate
 from devtools.fake_aws import ACCOUNT_ID, READONLY_POLICY_ARN, aws_clients, fake_session, reset_moto
-from providers.collectors import COLLECTORS, scan_units
+from providers.collectors import COLLECTORS, GLOBAL_RESOURCE_TYPES, scan_units
 from providers.collectors.base import CollectResult
 
 REGIONS = ("us-east-1", "eu-west-1")
@@ -24,6 +24,18 @@ LISTING_OPERATIONS = {
     "rds_instance": ("rds", "DescribeDBInstances"),
     "kms_key": ("kms", "ListKeys"),
     "cloudtrail_trail": ("cloudtrail", "DescribeTrails"),
+    "ec2_instance": ("ec2", "DescribeInstances"),
+    "ebs_volume": ("ec2", "DescribeVolumes"),
+    "ebs_snapshot": ("ec2", "DescribeSnapshots"),
+    "lambda_function": ("lambda", "ListFunctions"),
+    "iam_user": ("iam", "ListUsers"),
+    "iam_policy": ("iam", "ListPolicies"),
+    "sqs_queue": ("sqs", "ListQueues"),
+    "sns_topic": ("sns", "ListTopics"),
+    "elbv2_load_balancer": ("elastic-load-balancing-v2", "DescribeLoadBalancers"),
+    "eks_cluster": ("eks", "ListClusters"),
+    "dynamodb_table": ("dynamodb", "ListTables"),
+    "secretsmanager_secret": ("secrets-manager", "ListSecrets"),
 }
 KEY_POLICY = {
     "Id": "key-default-1",
@@ -567,7 +579,7 @@ def test_throttling_is_retried_and_the_collect_succeeds(clients, estate):
 def test_a_failed_listing_raises(clients, estate, resource_type):
     service, operation = LISTING_OPERATIONS[resource_type]
     inject_error(clients, service, operation, "AccessDenied")
-    region = "global" if resource_type in ("s3_bucket", "iam_role") else "us-east-1"
+    region = "global" if resource_type in GLOBAL_RESOURCE_TYPES else "us-east-1"
     with pytest.raises(ClientError) as excinfo:
         COLLECTORS[resource_type](clients, region)
     assert excinfo.value.response["Error"]["Code"] == "AccessDenied"
