@@ -395,12 +395,12 @@ def test_job_page_shows_progress_counters_and_errors(admin_client, provider):
 
 def test_api_token_is_shown_once_and_only_its_hash_is_stored(admin_client, admin_user):
     response = admin_client.post(
-        "/admin/driftwatch/apitoken/add/", {"user": admin_user.pk, "name": "ci", "scope": "write"}, follow=True
+        "/admin/driftwatch/apitoken/add/", {"user": admin_user.pk, "name": "ci", "scope": "admin"}, follow=True
     )
     token = ApiToken.objects.get(name="ci")
     shown = [m for m in _messages(response) if "will not be shown again" in m]
     raw = re.search(r"(dw_[A-Za-z0-9_-]+)", shown[0]).group(1)
-    assert hash_token(raw) == token.key_hash and token.scope == "write"
+    assert hash_token(raw) == token.key_hash and token.scope == "admin"
     assert raw.startswith(token.key_hint)
     again = admin_client.get(reverse("admin:driftwatch_apitoken_change", args=[token.pk])).content.decode()
     listing = admin_client.get("/admin/driftwatch/apitoken/").content.decode()
