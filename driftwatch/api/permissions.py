@@ -103,9 +103,11 @@ def check_access(request, access: Access | None) -> None:
     missing = [name for name in access.permissions if name not in held]
     if missing:
         whose = "The token's owner lacks" if token is not None else "You lack"
+        plural = len(missing) > 1
         raise AccessDenied(
-            f"This action needs the {access.scope.value} scope and the permission {', '.join(missing)}. {whose} "
-            f"it: the {GROUP_NAMES[access.scope]} group grants it.",
+            f"This action needs the {access.scope.value} scope and the permission{'s' if plural else ''} "
+            f"{', '.join(missing)}. {whose} {'them' if plural else 'it'}: the {GROUP_NAMES[access.scope]} group "
+            f"grants {'them' if plural else 'it'}.",
             {"required_scope": access.scope.value, "missing_permissions": missing},
         )
 
