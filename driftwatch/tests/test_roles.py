@@ -228,7 +228,8 @@ def test_checking_a_tokens_rights_costs_no_query_beyond_the_token_lookup(api, dj
 # --- the groups -----------------------------------------------------------------------------------------------
 
 
-def test_the_migration_made_three_groups_with_the_permissions_of_their_scope():
+def assert_groups_hold_the_permissions_of_their_scope():
+    """Viewers view the domain, Triagers add the triage permissions, Administrators hold everything of ours."""
     names = {
         scope: set(
             Group.objects.get(name=GROUP_NAMES[scope])
@@ -245,6 +246,13 @@ def test_the_migration_made_three_groups_with_the_permissions_of_their_scope():
     for needed in [("providers", "add_provider"), ("drifts", "delete_ignorerule"), ("driftwatch", "add_apitoken")]:
         assert needed in admins and needed not in triagers
     assert not {app for app, _ in admins} & {"auth", "contenttypes", "sessions"}
+
+
+def test_each_group_holds_the_permissions_of_its_scope():
+    # The migration made them (test_roles_migration.py); a flushed test database gets them back on demand.
+    for scope in TokenScope:
+        group_for_scope(scope)
+    assert_groups_hold_the_permissions_of_their_scope()
 
 
 # --- create_api_token -----------------------------------------------------------------------------------------

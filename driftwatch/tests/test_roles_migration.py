@@ -7,6 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from driftwatch.models import ApiToken, hash_token
+from driftwatch.tests.test_roles import assert_groups_hold_the_permissions_of_their_scope
 
 BEFORE = [("driftwatch", "0001_initial")]
 
@@ -52,6 +53,8 @@ def test_write_tokens_become_admin_and_their_owners_join_the_group_they_need():
         "root": [],  # superusers hold every permission already
         "gone": [],  # only a revoked token: nothing to keep working
     }
+
+    assert_groups_hold_the_permissions_of_their_scope()
 
     # The tokens work as before: the former write token administers, the read token reads.
     def client(raw):
