@@ -19,6 +19,9 @@ PROJECT_APPS = ("driftwatch", *DOMAIN_APPS)
 # Triage beyond reading: move and resolve drifts, capture baselines, start scans (a scan is a detection job).
 TRIAGE_PERMISSIONS = ("drifts.change_drift", "baselines.add_baseline", "drifts.add_detectionjob")
 
+# The audit trail is written by DriftWatch itself; nobody edits or deletes it, administrators included.
+AUDIT_TRAIL_WRITES = {f"driftwatch.{verb}_auditentry" for verb in ("add", "change", "delete")}
+
 GROUP_NAMES = {TokenScope.READ: "Viewers", TokenScope.TRIAGE: "Triagers", TokenScope.ADMIN: "Administrators"}
 
 
@@ -26,11 +29,12 @@ def scope_permissions(scope: str, available: Iterable[str]) -> set[str]:
     """The permissions ("app.codename") the group of `scope` holds, among the `available` ones.
 
     read: view every domain model. triage: read plus TRIAGE_PERMISSIONS. admin: every permission of the
-    project's apps (providers, credentials, ignore rules, tokens, audit trail, and models added later).
+    project's apps (providers, credentials, ignore rules, tokens, and models added later) but writing the
+    audit trail.
     """
     ours = {name for name in available if name.split(".", 1)[0] in PROJECT_APPS}
     if scope == TokenScope.ADMIN:
-        return ours
+        return ours - AUDIT_TRAIL_WRITES
     viewing = {n for n in ours if n.split(".", 1)[0] in DOMAIN_APPS and n.split(".", 1)[1].startswith("view_")}
     if scope == TokenScope.READ:
         return viewing

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from baselines.models import Baseline
 from drifts.models import DetectionJob, IgnoreRule
-from driftwatch.api.permissions import Access, required_access
+from driftwatch.api.permissions import Access, AccessDenied, check_access, required_access
 from driftwatch.models import ApiToken, TokenScope, hash_token
 from driftwatch.roles import GROUP_NAMES, TRIAGE_PERMISSIONS, group_for_scope
 from driftwatch.tests.factories import make_drift
@@ -142,6 +142,19 @@ def test_a_token_reaches_tokens_only_with_the_admin_scope_and_the_owners_token_p
         assert not group_for_scope(scope).permissions.filter(content_type__app_label="driftwatch").exists()
 
 
+def test_a_view_without_model_or_declaration_is_refused_to_all_but_superusers(rf, user, admin_user):
+    from types import SimpleNamespace
+
+    class Bare:
+        action = "frobnicate"
+
+    assert required_access(Bare(), rf.post("/api/v1/frobnicate")) is None
+    user.groups.add(group_for_scope("admin"))
+    with pytest.raises(AccessDenied):
+        check_access(SimpleNamespace(user=user, auth=None), None)
+    check_access(SimpleNamespace(user=admin_user, auth=None), None)  # no exception
+
+
 def test_read_token_can_do_none_of_it(read_api, drift, resource, provider):
     rule = IgnoreRule.objects.create(path_glob="Tags.*", reason="accepted")
     triage_calls = (
@@ -246,6 +259,7 @@ def assert_groups_hold_the_permissions_of_their_scope():
     for needed in [("providers", "add_provider"), ("drifts", "delete_ignorerule"), ("driftwatch", "add_apitoken")]:
         assert needed in admins and needed not in triagers
     assert not {app for app, _ in admins} & {"auth", "contenttypes", "sessions"}
+    assert ("driftwatch", "view_auditentry") in admins and ("driftwatch", "delete_auditentry") not in admins
 
 
 def test_each_group_holds_the_permissions_of_its_scope():
