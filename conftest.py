@@ -30,25 +30,43 @@ def user(db, django_user_model):
     return django_user_model.objects.create_user(username="alice", password="correct-horse-battery")
 
 
+def _token(user, scope: str, name: str) -> str:
+    """A token of `scope` whose owner is in the group that scope needs (a token acts within its owner's rights)."""
+    from driftwatch.models import ApiToken
+    from driftwatch.roles import group_for_scope
+
+    user.groups.add(group_for_scope(scope))
+    return ApiToken.issue(user, name=name, scope=scope)[1]
+
+
 @pytest.fixture
 def write_token(user):
-    from driftwatch.models import ApiToken
-
-    return ApiToken.issue(user, name="ci", scope="write")[1]
+    """An admin token (admin was called "write" before the triage scope existed)."""
+    return _token(user, "admin", "ci")
 
 
 @pytest.fixture
 def read_token(user):
-    from driftwatch.models import ApiToken
+    return _token(user, "read", "ro")
 
-    return ApiToken.issue(user, name="ro", scope="read")[1]
+
+@pytest.fixture
+def triage_token(user):
+    return _token(user, "triage", "triage")
 
 
 @pytest.fixture
 def api(write_token) -> APIClient:
-    """An API client authenticated with a write token."""
+    """An API client authenticated with an admin token."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {write_token}")
+    return client
+
+
+@pytest.fixture
+def triage_api(triage_token) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {triage_token}")
     return client
 
 

@@ -60,9 +60,11 @@ def _token() -> str:
     from django.contrib.auth import get_user_model
 
     from driftwatch.models import ApiToken
+    from driftwatch.roles import group_for_scope
 
     user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
-    _, raw = ApiToken.issue(user, name="bench", scope="write")
+    user.groups.add(group_for_scope("admin"))
+    _, raw = ApiToken.issue(user, name="bench", scope="admin")
     return raw
 
 

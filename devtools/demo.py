@@ -97,10 +97,10 @@ def ensure_admin() -> tuple[object, str | None]:
 
 
 def ensure_token(user) -> str | None:
-    """A write API token for the demo user; the raw value only when it was just issued."""
-    if ApiToken.objects.active().filter(user=user, name=DEMO_TOKEN_NAME, scope=TokenScope.WRITE).exists():
+    """An admin API token for the demo user; the raw value only when it was just issued."""
+    if ApiToken.objects.active().filter(user=user, name=DEMO_TOKEN_NAME, scope=TokenScope.ADMIN).exists():
         return None
-    return ApiToken.issue(user, name=DEMO_TOKEN_NAME, scope=TokenScope.WRITE)[1]
+    return ApiToken.issue(user, name=DEMO_TOKEN_NAME, scope=TokenScope.ADMIN)[1]
 
 
 def ensure_provider(endpoint_url: str) -> Provider:
@@ -234,13 +234,13 @@ def banner(base_url: str, password: str | None, token: str | None) -> list[str]:
     lines.append(f"  API docs:    {base_url}/api/v1/docs/")
     if token:
         lines += [
-            f"  API token:   {token}   (write scope, shown once)",
+            f"  API token:   {token}   (admin scope, shown once)",
             f'  Try:         curl -H "Authorization: Bearer {token}" {base_url}/api/v1/drifts',
         ]
     else:
         lines += [
             "  API token:   the demo token was printed on the first run; make another with",
-            "               python manage.py create_api_token --user admin --scope write",
+            "               python manage.py create_api_token --user admin --scope admin",
             f'  Try:         curl -H "Authorization: Bearer $TOKEN" {base_url}/api/v1/drifts',
         ]
     lines.append("=" * 72)

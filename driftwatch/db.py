@@ -1,6 +1,6 @@
 """Query building blocks any app may use."""
 
-from django.db.models import Count, QuerySet, Subquery
+from django.db.models import Aggregate, Count, QuerySet, Subquery, TextField
 from django.db.models.functions import Coalesce
 
 
@@ -12,3 +12,14 @@ def subquery_count(rows: QuerySet, group_by: str) -> Coalesce:
     # order_by() drops the model's default ordering, which would otherwise join the GROUP BY.
     counted = rows.order_by().values(group_by).annotate(c=Count("*")).values("c")
     return Coalesce(Subquery(counted[:1]), 0)
+
+
+class JoinedText(Aggregate):
+    """The values of a text expression joined by commas: STRING_AGG on PostgreSQL, GROUP_CONCAT on SQLite."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(%(expressions)s, ',')"
+    output_field = TextField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="GROUP_CONCAT", **extra_context)

@@ -6,6 +6,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 TOKEN_PREFIX = "dw_"
 
@@ -16,8 +17,28 @@ def hash_token(raw: str) -> str:
 
 
 class TokenScope(models.TextChoices):
+    """What a token may do, each scope including the one before it (see driftwatch/roles.py)."""
+
     READ = "read", "Read"
-    WRITE = "write", "Write"
+    TRIAGE = "triage", "Triage"
+    ADMIN = "admin", "Admin"
+
+    @classmethod
+    def parse(cls, value: str) -> "TokenScope":
+        """A scope from its name; "write", the name admin had before triage existed, still means admin."""
+        value = SCOPE_ALIASES.get(value, value)
+        if value not in cls.values:
+            raise ValueError(f"Unknown token scope {value!r}; choose one of {', '.join(cls.values)}.")
+        return cls(value)
+
+    def covers(self, needed: str) -> bool:
+        """True when a token of this scope may do what `needed` allows."""
+        order = list(TokenScope)
+        return order.index(self) >= order.index(TokenScope(needed))
+
+
+# Scripts written before the triage scope existed ask for "write"; it kept every right it had, as admin.
+SCOPE_ALIASES = {"write": TokenScope.ADMIN.value}
 
 
 class ApiTokenQuerySet(models.QuerySet):
@@ -47,7 +68,9 @@ class ApiToken(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(scope__in=["read", "write"]), name="apitoken_scope_valid"),
+            models.CheckConstraint(
+                condition=models.Q(scope__in=["read", "triage", "admin"]), name="apitoken_scope_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -56,15 +79,21 @@ class ApiToken(models.Model):
     @classmethod
     def issue(cls, user, *, name: str = "", scope: str = TokenScope.READ, expires_at=None) -> tuple["ApiToken", str]:
         """Create a token and return it with its raw value, which is not stored anywhere."""
+        scope = TokenScope.parse(scope)
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(
-            user=user, name=name, scope=scope, key_hash=hash_token(raw), key_hint=raw[:10], expires_at=expires_at
+            user=user, name=name, scope=scope.value, key_hash=hash_token(raw), key_hint=raw[:10], expires_at=expires_at
         )
         return token, raw
 
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+    @cached_property
+    def owner_permissions(self) -> frozenset[str]:
+        """The owner's model permissions ("app.codename"); BearerTokenAuthentication loads them with the token."""
+        return frozenset(self.user.get_all_permissions())
 
     def revoke(self) -> None:
         """Revoke now; idempotent."""

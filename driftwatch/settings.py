@@ -263,7 +263,7 @@ REST_FRAMEWORK = {
         "driftwatch.api.auth.BearerTokenAuthentication",
         "driftwatch.api.auth.StaffSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["driftwatch.api.permissions.TokenScopePermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["driftwatch.api.permissions.ApiAccessPermission"],
     "DEFAULT_THROTTLE_CLASSES": ["driftwatch.api.throttling.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": API_THROTTLE_RATE},
     "DEFAULT_PAGINATION_CLASS": "driftwatch.api.pagination.PagePagination",

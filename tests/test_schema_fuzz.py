@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from drifts.models import DetectionJob, IgnoreRule, JobStatus
 from driftwatch.models import ApiToken
+from driftwatch.roles import group_for_scope
 from driftwatch.tests.factories import T0, make_drift, make_provider, make_resource
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -216,7 +217,8 @@ def live_api(live_server, user, network_attempts, enqueued_units, settings) -> d
     assert served.json() == SCHEMA_DOC
     KNOWN_IDS.clear()
     KNOWN_IDS.update(_seed())
-    token = ApiToken.issue(user, name="fuzz", scope="write")[1]
+    user.groups.add(group_for_scope("admin"))
+    token = ApiToken.issue(user, name="fuzz", scope="admin")[1]
     return {"base_url": live_server.url, "headers": {"Authorization": f"Bearer {token}"}}
 
 

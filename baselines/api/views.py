@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from drifts import diff as diff_engine
 from drifts.services import triage
 from driftwatch.api.errors import Conflict
+from driftwatch.api.permissions import Access
 from driftwatch.api.schema import errors
 from driftwatch.api.serializers import EmptyBodySerializer
 from providers.models import Resource
@@ -72,6 +73,9 @@ class ResourceBaselineViewSet(viewsets.GenericViewSet):
 
     serializer_class = BaselineSerializer
     filter_backends = []
+    permission_model = Baseline  # reading the history needs baselines.view_baseline
+    # Capturing resolves the resource's open drifts too: triage, with both permissions.
+    required_access = {"capture": Access("triage", "baselines.add_baseline", "drifts.change_drift")}
 
     @extend_schema(
         operation_id="resources_baselines_list",

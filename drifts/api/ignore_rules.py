@@ -1,4 +1,4 @@
-"""The ignore-rules API: accepted differences that create no drift. Changes need a write token and are audited."""
+"""The ignore-rules API: accepted differences that create no drift. Changes need the admin scope and are audited."""
 
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from driftwatch.api.filters import StrictBooleanFilter, text_filter
+from driftwatch.api.permissions import Access
 from driftwatch.api.schema import errors
 from driftwatch.api.serializers import StrictSerializer, iso_utc
 from providers.collectors import COLLECTORS
@@ -111,6 +112,12 @@ class IgnoreRuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     filterset_class = IgnoreRuleFilter
     lookup_value_regex = r"[0-9]{1,18}"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    # A rule silences findings: changing rules is administration, not triage. Reads need drifts.view_ignorerule.
+    required_access = {
+        "create": Access("admin", "drifts.add_ignorerule"),
+        "partial_update": Access("admin", "drifts.change_ignorerule"),
+        "destroy": Access("admin", "drifts.delete_ignorerule"),
+    }
 
     def filter_queryset(self, queryset):
         return super().filter_queryset(queryset) if self.action == "list" else queryset

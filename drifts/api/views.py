@@ -10,6 +10,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from driftwatch.api.errors import Conflict
+from driftwatch.api.permissions import Access, check_access
 from driftwatch.api.schema import errors
 from providers.models import Resource
 
@@ -63,6 +64,12 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = DriftFilter
     lookup_value_regex = r"[0-9]{1,18}"
     http_method_names = ["get", "post", "patch", "head", "options"]
+    # Reads need the read scope and drifts.view_drift (the default). Triage moves drifts and starts scans.
+    required_access = {
+        "partial_update": Access("triage", "drifts.change_drift"),
+        "resolve": Access("triage", "drifts.change_drift"),  # with capture_baseline, baselines.add_baseline too
+        "detect": Access("triage", "drifts.add_detectionjob"),
+    }
 
     def get_queryset(self):
         if self.action in {"list", "summary"}:
@@ -152,6 +159,7 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body.is_valid(raise_exception=True)
         note = body.validated_data.get("note", "")
         if body.validated_data["capture_baseline"]:
+            check_access(request, Access("triage", "baselines.add_baseline"))
             result = triage.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=drift.status)
         else:
             result = triage.move_drifts(
@@ -207,6 +215,7 @@ class ResourceDriftViewSet(viewsets.GenericViewSet):
 
     serializer_class = DriftSerializer
     filter_backends = []  # list() applies DriftFilter itself, once the resource is known to exist
+    permission_model = Drift  # reading needs drifts.view_drift
 
     @extend_schema(
         operation_id="resources_drifts_list",

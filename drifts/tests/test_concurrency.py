@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from drifts.models import Drift, DriftEvent
 from drifts.services import triage
 from driftwatch.models import ApiToken
+from driftwatch.roles import group_for_scope
 from driftwatch.tests.factories import make_drift, make_provider, make_resource
 
 
@@ -18,7 +19,8 @@ from driftwatch.tests.factories import make_drift, make_provider, make_resource
 )
 def test_concurrent_patches_one_wins_one_conflicts(django_user_model, monkeypatch, first, second):
     user = django_user_model.objects.create_user("alice")
-    _, raw = ApiToken.issue(user, scope="write")
+    user.groups.add(group_for_scope("triage"))
+    _, raw = ApiToken.issue(user, scope="triage")
     drift = make_drift(make_resource(make_provider()))
     # Both requests read the drift as "detected" before either writes: the race the CAS must settle.
     barrier = threading.Barrier(2, timeout=20)

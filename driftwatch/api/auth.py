@@ -2,13 +2,38 @@
 
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db.models import OuterRef, Q, Subquery, TextField, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from driftwatch.db import JoinedText
 from driftwatch.models import ApiToken, hash_token
 
 # Writing last_used_at on every request would turn every read into a write; a minute is precise enough.
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def _owner_permissions() -> Subquery:
+    """The token owner's model permissions, held directly or through groups, as one "app.codename,..." column.
+
+    Loaded with the token so that checking them (driftwatch/api/permissions.py) costs no query of its own.
+    """
+    owner = OuterRef(OuterRef("user_id"))
+    direct = get_user_model().user_permissions.through.objects.filter(user_id=owner).values("permission_id")
+    via_groups = Group.permissions.through.objects.filter(group__user=owner).values("permission_id")
+    name = Concat("content_type__app_label", Value("."), "codename", output_field=TextField())
+    names = (
+        Permission.objects.filter(Q(pk__in=direct) | Q(pk__in=via_groups))
+        .order_by()
+        .annotate(all_rows=Value(1))
+        .values("all_rows")  # a constant: one group, one row
+        .annotate(joined=JoinedText(name))
+        .values("joined")
+    )
+    return Subquery(names)
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -29,9 +54,15 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raw = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Malformed token.") from None
-        token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
+        token = (
+            ApiToken.objects.select_related("user")
+            .annotate(owner_permission_names=_owner_permissions())
+            .filter(key_hash=hash_token(raw))
+            .first()
+        )
         if token is None or not token.is_active or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired token.")
+        token.owner_permissions = frozenset(filter(None, (token.owner_permission_names or "").split(",")))
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -90,7 +90,7 @@ def exception_handler(exc, context):
         elif isinstance(exc, exceptions.Throttled):
             body = error_body(code, "Request was throttled.", {"retry_after_seconds": exc.wait})
         else:
-            body = error_body(code, str(exc.detail))
+            body = error_body(code, str(exc.detail), getattr(exc, "details", None))
         return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, DatabaseError) and "locked" in str(exc).lower():
         # SQLite busy past its timeout: the client may retry; never a 500 for contention.

@@ -26,7 +26,7 @@ ErrorSerializer = inline_serializer(
 _DESCRIPTIONS = {
     400: "Invalid input; details names each offending field or parameter.",
     401: "Missing, malformed, unknown, revoked or expired token.",
-    403: "The token's scope does not allow this.",
+    403: "The token's scope or the user's model permissions do not allow this (the message names the scope).",
     404: "Not found.",
     405: "Method not allowed.",
     409: "Conflict with the current state.",

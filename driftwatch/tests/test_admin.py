@@ -395,7 +395,7 @@ def test_job_page_shows_progress_counters_and_errors(admin_client, provider):
 
 def test_api_token_is_shown_once_and_only_its_hash_is_stored(admin_client, admin_user):
     response = admin_client.post(
-        "/admin/driftwatch/apitoken/add/", {"user": admin_user.pk, "name": "ci", "scope": "write"}
+        "/admin/driftwatch/apitoken/add/", {"user": admin_user.pk, "name": "ci", "scope": "admin"}
     )
     token = ApiToken.objects.get(name="ci")
     # Shown on the page answering the form: no redirect, and nothing in the messages cookie.
@@ -403,7 +403,7 @@ def test_api_token_is_shown_once_and_only_its_hash_is_stored(admin_client, admin
     raw = re.search(r'id="dw-new-token">(dw_[A-Za-z0-9_-]+)<', response.content.decode()).group(1)
     assert "messages" not in response.cookies and raw not in str(response.cookies)
     assert not _messages(admin_client.get("/admin/driftwatch/apitoken/"))
-    assert hash_token(raw) == token.key_hash and token.scope == "write"
+    assert hash_token(raw) == token.key_hash and token.scope == "admin"
     assert raw.startswith(token.key_hint)
     again = admin_client.get(reverse("admin:driftwatch_apitoken_change", args=[token.pk])).content.decode()
     listing = admin_client.get("/admin/driftwatch/apitoken/").content.decode()

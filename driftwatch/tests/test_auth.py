@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from driftwatch.models import ApiToken, hash_token
+from driftwatch.roles import group_for_scope
 
 pytestmark = pytest.mark.django_db
 
@@ -31,16 +32,19 @@ def test_bad_or_missing_token_is_401_with_www_authenticate(user, header):
 
 
 def test_revoked_and_expired_tokens_are_401(user):
-    token, raw = ApiToken.issue(user, scope="write")
+    user.groups.add(group_for_scope("admin"))
+    token, raw = ApiToken.issue(user, scope="admin")
     assert _client(f"Bearer {raw}").get("/api/v1/drifts").status_code == 200
     token.revoke()
     assert _client(f"Bearer {raw}").get("/api/v1/drifts").status_code == 401
-    _, raw2 = ApiToken.issue(user, scope="write", expires_at=timezone.now() - timedelta(seconds=1))
+    _, raw2 = ApiToken.issue(user, scope="admin", expires_at=timezone.now() - timedelta(seconds=1))
     assert _client(f"Bearer {raw2}").get("/api/v1/drifts").status_code == 401
 
 
 def test_inactive_user_token_is_401(user):
-    _, raw = ApiToken.issue(user, scope="write")
+    user.groups.add(group_for_scope("admin"))
+    _, raw = ApiToken.issue(user, scope="admin")
+    assert _client(f"Bearer {raw}").get("/api/v1/drifts").status_code == 200
     user.is_active = False
     user.save()
     assert _client(f"Bearer {raw}").get("/api/v1/drifts").status_code == 401
@@ -70,6 +74,7 @@ def test_last_used_is_recorded(user):
 
 def test_staff_session_may_use_the_api_but_plain_users_may_not(client, django_user_model):
     staff = django_user_model.objects.create_user("ops", password="pw-for-tests-1", is_staff=True)
+    staff.groups.add(group_for_scope("read"))  # sessions obey model permissions: reading needs view_drift
     client.force_login(staff)
     assert client.get("/api/v1/drifts").status_code == 200
     plain = django_user_model.objects.create_user("bob", password="pw-for-tests-2")
@@ -112,7 +117,7 @@ def test_create_api_token_command_prints_token_last(capsys, db):
         "ci-bot",
         "--create-user",
         "--scope",
-        "write",
+        "admin",
         "--name",
         "ci",
         "--expires-days",
@@ -121,7 +126,7 @@ def test_create_api_token_command_prints_token_last(capsys, db):
     out = capsys.readouterr().out.strip().splitlines()
     raw = out[-1]
     token = ApiToken.objects.get(key_hash=hash_token(raw))
-    assert token.user.username == "ci-bot" and token.scope == "write" and token.name == "ci"
+    assert token.user.username == "ci-bot" and token.scope == "admin" and token.name == "ci"
     assert timedelta(days=29) < token.expires_at - timezone.now() <= timedelta(days=30)
     assert _client(f"Bearer {raw}").get("/api/v1/drifts").status_code == 200
 

@@ -11,6 +11,7 @@ from baselines.models import Baseline
 from drifts.models import OPEN_STATUSES, Drift, Severity
 from drifts.queries import open_drift_count
 from driftwatch.api.errors import Conflict, error_body
+from driftwatch.api.permissions import Access
 from driftwatch.api.schema import ErrorSerializer, errors
 from driftwatch.api.serializers import EmptyBodySerializer
 from driftwatch.db import subquery_count
@@ -57,6 +58,14 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_class = ProviderFilter
     lookup_value_regex = ID_REGEX
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    # Endpoints and credentials are administration; the connection check calls out with them. Reads need
+    # providers.view_provider.
+    required_access = {
+        "create": Access("admin", "providers.add_provider"),
+        "partial_update": Access("admin", "providers.change_provider"),
+        "destroy": Access("admin", "providers.delete_provider"),
+        "test": Access("admin", "providers.change_provider"),
+    }
 
     def filter_queryset(self, queryset):
         # Filters narrow lists; they must not turn a detail URL into a 404.
