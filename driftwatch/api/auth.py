@@ -2,13 +2,27 @@
 
 from datetime import timedelta
 
+from django.db import router
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from driftwatch.db import PreparedQuery
 from driftwatch.models import ApiToken, hash_token
 
 # Writing last_used_at on every request would turn every read into a write; a minute is precise enough.
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+# The lookup every API request makes, compiled once: the row is still read on every request, so a
+# revoked or expired token (or a deactivated user) is refused on the very next one.
+_TOKEN_BY_HASH = PreparedQuery(
+    lambda key_hash: ApiToken.objects.select_related("user").filter(key_hash=key_hash)[:1], key_hash=str
+)
+
+
+def token_by_hash(key_hash: str) -> ApiToken | None:
+    """The token with this hash, its user loaded, whatever its state; None when there is none."""
+    rows = _TOKEN_BY_HASH.run(router.db_for_read(ApiToken), key_hash=key_hash)
+    return rows[0] if rows else None
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -29,7 +43,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raw = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Malformed token.") from None
-        token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
+        token = token_by_hash(hash_token(raw))
         if token is None or not token.is_active or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired token.")
         now = timezone.now()
