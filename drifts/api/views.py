@@ -1,7 +1,6 @@
 """The drifts API, as the user's document specifies it, and a resource's drifts (/resources/{id}/drifts)."""
 
-from django.db.models import Count, Prefetch
-from django_filters.utils import translate_validation
+from django.db.models import Count
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -16,7 +15,7 @@ from providers.models import Resource
 from .. import counters
 from ..models import TRANSITIONS, Drift, DriftEvent, DriftStatus, JobTrigger, Severity
 from ..services import detection, triage
-from .filters import DriftFilter
+from .filters import DRIFT_FILTERS, DriftFilter
 from .serializers import (
     DetectRequestSerializer,
     DetectResponseSerializer,
@@ -25,20 +24,6 @@ from .serializers import (
     DriftResolveSerializer,
     DriftSerializer,
     DriftSummarySerializer,
-)
-
-_LIST_FIELDS = (
-    "id",
-    "resource_id",
-    "resource__name",
-    "resource_type",
-    "drift_type",
-    "severity",
-    "status",
-    "summary",
-    "baseline_value",
-    "current_value",
-    "detected_at",
 )
 
 
@@ -51,6 +36,17 @@ def _illegal_move(drift_id: int, current: str) -> Conflict:
     )
 
 
+def drift_detail_row(pk: int) -> dict | None:
+    """One drift as DriftDetailSerializer reads it: its row and its events, in two queries; None if absent."""
+    rows = list(Drift.objects.filter(pk=pk).values(*DriftDetailSerializer.VALUES)[:1])
+    row = rows[0] if rows else None
+    if row is not None:
+        row["events"] = list(
+            DriftEvent.objects.filter(drift_id=pk).order_by("at", "id").values(*DriftDetailSerializer.EVENT_VALUES)
+        )
+    return row
+
+
 @extend_schema_view(
     list=extend_schema(summary="List drift findings", responses={200: DriftSerializer(many=True), **errors(400)}),
     retrieve=extend_schema(summary="Get drift details", responses={200: DriftDetailSerializer, **errors(404)}),
@@ -58,55 +54,25 @@ def _illegal_move(drift_id: int, current: str) -> Conflict:
 class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Drift findings: list, detail, status changes, resolution, summary and scans."""
 
-    queryset = Drift.objects.select_related("resource").only(*_LIST_FIELDS).order_by("-detected_at", "-id")
+    queryset = Drift.objects.order_by("-detected_at", "-id")
     serializer_class = DriftSerializer
     filterset_class = DriftFilter
     lookup_value_regex = r"[0-9]{1,18}"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        if self.action in {"list", "summary"}:
-            return super().get_queryset()
         if self.action in {"partial_update", "resolve"}:
             # The move needs the status only; the answer is read afterwards by _detail.
             return Drift.objects.only("id", "status", "resource_id")
-        return self._detail_queryset()
-
-    @staticmethod
-    def _detail_queryset():
-        return (
-            Drift.objects.select_related("resource", "baseline")
-            .only(
-                *_LIST_FIELDS,
-                "provider_id",
-                "path",
-                "diff",
-                "baseline__id",
-                "baseline__captured_at",
-                "job_id",
-                "last_seen_at",
-                "updated_at",
-                "resolved_at",
-                "resolution",
-            )
-            .prefetch_related(
-                Prefetch("events", queryset=DriftEvent.objects.select_related("actor").order_by("at", "id"))
-            )
-        )
+        return super().get_queryset()
 
     def filter_queryset(self, queryset):
-        """Filters narrow the list and the summary (never a detail URL); one FilterSet per request."""
+        """Filters narrow the list and the summary (never a detail URL), resolved without a FilterSet."""
         self.filters = {}
         if self.action not in {"list", "summary"}:
             return queryset
-        params = self.request.query_params
-        if not any(name in params for name in self.filterset_class.base_filters):
-            return queryset  # the common unfiltered page skips django-filter entirely
-        filterset = self.filterset_class(params, queryset=queryset, request=self.request)
-        if not filterset.is_valid():
-            raise translate_validation(filterset.errors)
-        self.filters = filterset.form.cleaned_data
-        return filterset.qs
+        queryset, self.filters = DRIFT_FILTERS.resolve(self.request.query_params, queryset)
+        return queryset
 
     def count_queryset(self, queryset) -> int:
         """meta.total from the trigger-kept counters when they can answer the filters, else COUNT(*)."""
@@ -116,9 +82,21 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_serializer_class(self):
         return DriftDetailSerializer if self.action in {"retrieve", "partial_update", "resolve"} else DriftSerializer
 
+    def list(self, request, *args, **kwargs):
+        # Rows from .values(): a page is never built from model instances.
+        queryset = self.filter_queryset(self.get_queryset()).values(*DriftSerializer.VALUES)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(DriftSerializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        # The detail fast path: two .values() queries, no instances, no prefetch machinery.
+        return self._detail(int(kwargs[self.lookup_field]))
+
     def _detail(self, pk: int) -> Response:
-        drift = self._detail_queryset().get(pk=pk)
-        return Response(DriftDetailSerializer(drift).data)
+        row = drift_detail_row(pk)
+        if row is None:
+            raise NotFound()
+        return Response(DriftDetailSerializer(row).data)
 
     @extend_schema(
         summary="Update drift status",
@@ -218,11 +196,9 @@ class ResourceDriftViewSet(viewsets.GenericViewSet):
     )
     def list(self, request, pk=None):
         resource = get_object_or_404(Resource.objects.only("pk"), pk=pk)
-        queryset = (
-            Drift.objects.select_related("resource").filter(resource_id=resource.pk).order_by("-detected_at", "-id")
-        )
+        queryset = Drift.objects.filter(resource_id=resource.pk).order_by("-detected_at", "-id")
         filterset = DriftFilter(request.query_params, queryset=queryset, request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        page = self.paginate_queryset(filterset.qs)
+        page = self.paginate_queryset(filterset.qs.values(*DriftSerializer.VALUES))
         return self.get_paginated_response(DriftSerializer(page, many=True).data)

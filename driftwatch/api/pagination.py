@@ -1,5 +1,6 @@
 """The API's one pagination: ?page=&per_page=, answered as {"data": [...], "meta": {...}}."""
 
+from django.db.models.query import ValuesIterable
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -37,7 +38,11 @@ class PagePagination(pagination.BasePagination):
         # Deep pages: walk the (index-only) ordering for the page's ids first, then fetch just those
         # rows, instead of building and discarding `offset` full rows.
         ids = list(queryset.values_list("pk", flat=True)[offset : offset + self.per_page])
-        rows = {row.pk: row for row in queryset.filter(pk__in=ids)}
+        if queryset._iterable_class is ValuesIterable:  # .values() rows: keyed by their primary key column
+            pk_name = queryset.model._meta.pk.attname
+            rows = {row[pk_name]: row for row in queryset.filter(pk__in=ids)}
+        else:
+            rows = {row.pk: row for row in queryset.filter(pk__in=ids)}
         return [rows[pk] for pk in ids if pk in rows]
 
     def get_paginated_response(self, data) -> Response:
