@@ -249,9 +249,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "driftwatch.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": (
-        ["driftwatch.api.renderers.OrjsonRenderer"] + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else [])
-    ),
+    # orjson, byte-for-byte what DRF's JSONRenderer writes; the browsable API for staff when DEBUG is on.
+    "DEFAULT_RENDERER_CLASSES": ["driftwatch.api.renderers.OrjsonRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",

@@ -59,6 +59,8 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = DriftFilter
     lookup_value_regex = r"[0-9]{1,18}"
     http_method_names = ["get", "post", "patch", "head", "options"]
+    # Pages are read as .values() rows (PagePagination), never built from model instances.
+    page_values = DriftSerializer.VALUES
 
     def get_queryset(self):
         if self.action in {"partial_update", "resolve"}:
@@ -83,9 +85,7 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return DriftDetailSerializer if self.action in {"retrieve", "partial_update", "resolve"} else DriftSerializer
 
     def list(self, request, *args, **kwargs):
-        # Rows from .values(): a page is never built from model instances.
-        queryset = self.filter_queryset(self.get_queryset()).values(*DriftSerializer.VALUES)
-        page = self.paginate_queryset(queryset)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(DriftSerializer(page, many=True).data)
 
     def retrieve(self, request, *args, **kwargs):
@@ -184,6 +184,7 @@ class ResourceDriftViewSet(viewsets.GenericViewSet):
     """A resource's drifts (served under /resources/{id}/drifts, documented with the resources)."""
 
     serializer_class = DriftSerializer
+    page_values = DriftSerializer.VALUES
     filter_backends = []  # list() applies DriftFilter itself, once the resource is known to exist
 
     @extend_schema(
@@ -200,5 +201,5 @@ class ResourceDriftViewSet(viewsets.GenericViewSet):
         filterset = DriftFilter(request.query_params, queryset=queryset, request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        page = self.paginate_queryset(filterset.qs.values(*DriftSerializer.VALUES))
+        page = self.paginate_queryset(filterset.qs)
         return self.get_paginated_response(DriftSerializer(page, many=True).data)
