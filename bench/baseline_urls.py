@@ -8,13 +8,14 @@ They accept only what the benchmark sends and validate nothing beyond it.
 from datetime import timedelta
 
 import orjson
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from drifts import counters
-from drifts.models import Drift, DriftEvent
+from drifts.models import Drift, DriftCount, DriftEvent
 from drifts.services import triage
 from driftwatch.models import ApiToken, hash_token
 
@@ -69,6 +70,14 @@ def _user(request: HttpRequest):
     return token.user
 
 
+def _counted(cleaned: dict):
+    """(severity, status, n) from the trigger-kept counters for these filters (the API's source of totals)."""
+    q = counters.counter_filter(cleaned)
+    if q is None:
+        return None
+    return DriftCount.objects.filter(q).values_list("severity", "status").annotate(total=Sum("n"))
+
+
 def _json(data, status: int = 200) -> HttpResponse:
     return HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
 
@@ -111,8 +120,8 @@ def bare_drift_list(request: HttpRequest) -> HttpResponse:
             cleaned[name] = params[name].split(",")
             values = cleaned[name]
             queryset = queryset.filter(**({column: values[0]} if len(values) == 1 else {f"{column}__in": values}))
-    counted = counters.total(cleaned)
-    total = queryset.count() if counted is None else counted
+    counted = _counted(cleaned)
+    total = queryset.count() if counted is None else sum(n for _severity, _status, n in counted)
     offset = (page - 1) * per_page
     rows = queryset.values(*_VALUES)
     if offset >= total:
@@ -133,7 +142,7 @@ def bare_drift_summary(request: HttpRequest) -> HttpResponse:
         return _unauthorized()
     by_severity = {"critical": 0, "high": 0, "medium": 0, "low": 0}
     by_status = {"detected": 0, "investigating": 0, "resolved": 0}
-    for severity, status, n in counters.grouped({}):
+    for severity, status, n in _counted({}):
         by_severity[severity] += n
         by_status[status] += n
     return _json({"total": sum(by_status.values()), "by_severity": by_severity, "by_status": by_status})

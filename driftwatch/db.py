@@ -63,7 +63,8 @@ class PreparedQuery:
         params = list(params)
         slots = {}
         for name, standin in standins.items():
-            slots[name] = [i for i, p in enumerate(params) if type(p) is type(standin) and p == standin]
+            # The backend may wrap a value (psycopg's Int8 for a bigint column): runs wrap theirs alike.
+            slots[name] = [(i, type(p)) for i, p in enumerate(params) if isinstance(p, type(standin)) and p == standin]
             if not slots[name]:
                 raise ImproperlyConfigured(f"PreparedQuery: parameter {name!r} is not passed to the database as given")
         fields = [s[0] for s in compiler.select[: compiler.col_count]]
@@ -101,8 +102,8 @@ class PreparedQuery:
             value = values[name]
             if type(value) is not self._params[name]:
                 raise TypeError(f"{name} must be {self._params[name].__name__}, got {type(value).__name__}")
-            for position in positions:
-                params[position] = value
+            for position, wrap in positions:
+                params[position] = value if wrap is type(value) else wrap(value)
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
