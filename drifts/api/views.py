@@ -1,5 +1,6 @@
 """The drifts API, as the user's document specifies it, and a resource's drifts (/resources/{id}/drifts)."""
 
+from django.db import router
 from django.db.models import Count
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -10,6 +11,7 @@ from rest_framework.response import Response
 
 from driftwatch.api.errors import Conflict
 from driftwatch.api.schema import errors
+from driftwatch.db import PreparedQuery
 from providers.models import Resource
 
 from .. import counters
@@ -36,14 +38,22 @@ def _illegal_move(drift_id: int, current: str) -> Conflict:
     )
 
 
+# The detail's two queries, compiled once (the rows are read on every request).
+_DETAIL_ROW = PreparedQuery(lambda pk: Drift.objects.filter(pk=pk).values(*DriftDetailSerializer.VALUES)[:1], pk=int)
+_DETAIL_EVENTS = PreparedQuery(
+    lambda pk: DriftEvent.objects.filter(drift_id=pk).order_by("at", "id").values(*DriftDetailSerializer.EVENT_VALUES),
+    pk=int,
+)
+
+
 def drift_detail_row(pk: int) -> dict | None:
     """One drift as DriftDetailSerializer reads it: its row and its events, in two queries; None if absent."""
-    rows = list(Drift.objects.filter(pk=pk).values(*DriftDetailSerializer.VALUES)[:1])
-    row = rows[0] if rows else None
-    if row is not None:
-        row["events"] = list(
-            DriftEvent.objects.filter(drift_id=pk).order_by("at", "id").values(*DriftDetailSerializer.EVENT_VALUES)
-        )
+    using = router.db_for_read(Drift)
+    rows = _DETAIL_ROW.run(using, pk=pk)
+    if not rows:
+        return None
+    row = rows[0]
+    row["events"] = _DETAIL_EVENTS.run(using, pk=pk)
     return row
 
 
@@ -75,6 +85,12 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             return queryset
         queryset, self.filters = DRIFT_FILTERS.resolve(self.request.query_params, queryset)
         return queryset
+
+    def prepared_page(self, offset: int, limit: int) -> list[dict] | None:
+        """The list's shallow pages from SQL compiled once per shape of filters (PagePagination asks)."""
+        if self.action != "list":
+            return None
+        return DRIFT_FILTERS.prepared_page(super().get_queryset, self.filters, self.page_values, offset, limit)
 
     def count_queryset(self, queryset) -> int:
         """meta.total from the trigger-kept counters when they can answer the filters, else COUNT(*)."""

@@ -1,13 +1,16 @@
 """The drifts list's filters, cleaned without a FilterSet per request, decide exactly as django-filter would."""
 
+from datetime import timedelta
+
 import pytest
+from django.db.models.sql.compiler import SQLCompiler
 from django.http import QueryDict
 from django_filters.utils import translate_validation
 from rest_framework.exceptions import ValidationError
 
 from drifts.api.filters import DRIFT_FILTERS, DriftFilter
 from drifts.models import Drift
-from driftwatch.tests.factories import make_drift, make_provider, make_resource
+from driftwatch.tests.factories import T0, make_drift, make_provider, make_resource
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +94,34 @@ def test_list_filtered_or_not_builds_no_filterset(api, drift, monkeypatch):
         assert response.json()["meta"]["total"] == 1
     assert api.get("/api/v1/drifts/summary?severity=low").json()["total"] == 0
     assert built == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?severity=critical", "?severity=critical,low&status=detected", "?provider_id={provider}&page=2&per_page=2"],
+)
+def test_list_pages_are_served_from_compiled_sql_with_the_rows_the_orm_reads(api, resource, monkeypatch, query):
+    for i in range(5):
+        make_drift(resource, path=f"p{i}", severity="critical" if i % 2 else "low")
+    path = "/api/v1/drifts" + query.format(provider=resource.provider_id)
+    first = api.get(path)
+    assert first.status_code == 200
+    compiled = []
+    original = SQLCompiler.as_sql
+    monkeypatch.setattr(SQLCompiler, "as_sql", lambda self, *a, **k: compiled.append(1) or original(self, *a, **k))
+    again = api.get(path)
+    assert compiled == []  # token, total and page: all compiled by the first request
+    assert again.content == first.content
+    params = QueryDict(query.format(provider=resource.provider_id).lstrip("?"))
+    narrowed, _ = DRIFT_FILTERS.resolve(params, Drift.objects.order_by("-detected_at", "-id"))
+    page, per_page = int(params.get("page", 1)), int(params.get("per_page", 20))
+    expected = list(narrowed.values_list("id", flat=True)[(page - 1) * per_page : page * per_page])
+    assert [row["id"] for row in again.json()["data"]] == expected
+    assert expected
+
+
+def test_a_date_filter_is_served_by_the_orm_and_still_narrows(api, resource):
+    old = make_drift(resource, path="old", detected_at=T0)
+    make_drift(resource, path="new", detected_at=T0 + timedelta(days=2))
+    response = api.get("/api/v1/drifts?detected_before=" + (T0 + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert [row["id"] for row in response.json()["data"]] == [old.pk]

@@ -37,7 +37,10 @@ class PagePagination(pagination.BasePagination):
         values = getattr(view, "page_values", None)
         rows = queryset.values(*values) if values else queryset
         if offset < DEFERRED_JOIN_OFFSET:
-            return list(rows[offset : offset + self.per_page])
+            # A view may serve the page from SQL it compiled once (`prepared_page`), None when it cannot.
+            prepared = getattr(view, "prepared_page", None)
+            page = prepared(offset, self.per_page) if prepared else None
+            return list(rows[offset : offset + self.per_page]) if page is None else page
         # Deep pages: walk the (index-only) ordering for the page's ids first, then fetch just those
         # rows, instead of building and discarding `offset` full rows.
         ids = list(queryset.values_list("pk", flat=True)[offset : offset + self.per_page])
