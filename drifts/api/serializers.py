@@ -7,19 +7,6 @@ from driftwatch.api.serializers import AnyJSONField, DiffChangeSerializer, Stric
 from ..models import DriftStatus, Resolution
 
 
-def as_row(obj, names: tuple[str, ...]) -> dict:
-    """A `.values(*names)` row as is; a model instance (the browsable API's forms) read into one."""
-    if isinstance(obj, dict):
-        return obj
-    row = {}
-    for name in names:
-        value = obj
-        for part in name.split("__"):
-            value = getattr(value, part) if value is not None else None
-        row[name] = value
-    return row
-
-
 class DriftSerializer(serializers.Serializer):
     """A drift finding in a list."""
 
@@ -52,7 +39,6 @@ class DriftSerializer(serializers.Serializer):
 
     def to_representation(self, row: dict) -> dict:
         # Built by hand from a `.values(*VALUES)` row: this runs for every row of every list page.
-        row = as_row(row, self.VALUES)
         return {
             "id": row["id"],
             "resource_id": row["resource_id"],
@@ -113,9 +99,6 @@ class DriftDetailSerializer(DriftSerializer):
 
     def to_representation(self, row: dict) -> dict:
         """`row` is a `.values(*VALUES)` row with "events": its `.values(*EVENT_VALUES)` rows, oldest first."""
-        if not isinstance(row, dict):
-            events = row.events.select_related("actor").order_by("at", "id")
-            row = {**as_row(row, self.VALUES), "events": [as_row(e, self.EVENT_VALUES) for e in events]}
         data = super().to_representation(row)
         data.update(
             provider_id=row["provider_id"],
