@@ -105,8 +105,13 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return self.get_paginated_response(DriftSerializer(page, many=True).data)
 
     def retrieve(self, request, *args, **kwargs):
-        # The detail fast path: two .values() queries, no instances, no prefetch machinery.
-        return self._detail(int(kwargs[self.lookup_field]))
+        # The detail fast path: two .values() queries, no instances, no prefetch machinery. Object
+        # permissions still run, on the row (get_object would run them on an instance).
+        row = drift_detail_row(int(kwargs[self.lookup_field]))
+        if row is None:
+            raise NotFound()
+        self.check_object_permissions(request, row)
+        return Response(DriftDetailSerializer(row).data)
 
     def _detail(self, pk: int) -> Response:
         row = drift_detail_row(pk)
