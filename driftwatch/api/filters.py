@@ -182,15 +182,15 @@ class FilterResolver:
         filter objects, to stand-ins first.
         """
         shape, binds = [], {}
-        for i, (name, value) in enumerate(cleaned.items()):
+        for name, value in cleaned.items():
             if value in (None, "", []):
                 continue
             if isinstance(value, list) and all(type(v) is str for v in value):
                 shape.append((name, len(value)))
-                binds.update({f"f{i}_{j}": v for j, v in enumerate(value)})
+                binds.update({f"{name}_{j}": v for j, v in enumerate(value)})
             elif type(value) in (int, str):
                 shape.append((name, type(value)))
-                binds[f"f{i}"] = value
+                binds[name] = value
             else:
                 return None
         key = (tuple(shape), columns, offset, limit)
@@ -198,25 +198,22 @@ class FilterResolver:
         if query is None:
             if len(self._prepared) >= self.MAX_PREPARED:
                 self._prepared.clear()
-            query = self._prepared[key] = self._prepare(base, cleaned, shape, columns, offset, limit)
+            query = self._prepared[key] = self._prepare(base, shape, columns, offset, limit)
         return query.run(router.db_for_read(self.filterset_class._meta.model), **binds)
 
-    def _prepare(self, base, cleaned: dict, shape: list, columns: tuple, offset: int, limit: int) -> PreparedQuery:
+    def _prepare(self, base, shape: list, columns: tuple, offset: int, limit: int) -> PreparedQuery:
         by_name = {name: filter_ for name, filter_, _field in self._filters()}
-        index = {name: i for i, name in enumerate(cleaned)}
         params: dict[str, type] = {}
         for name, kind in shape:
-            i = index[name]
             if isinstance(kind, int):
-                params.update({f"f{i}_{j}": str for j in range(kind)})
+                params.update({f"{name}_{j}": str for j in range(kind)})
             else:
-                params[f"f{i}"] = kind
+                params[name] = kind
 
         def build(**values) -> QuerySet:
             queryset = base()
             for name, kind in shape:
-                i = index[name]
-                value = [values[f"f{i}_{j}"] for j in range(kind)] if isinstance(kind, int) else values[f"f{i}"]
+                value = [values[f"{name}_{j}"] for j in range(kind)] if isinstance(kind, int) else values[name]
                 queryset = by_name[name].filter(queryset, value)
             return queryset.values(*columns)[offset : offset + limit]
 
