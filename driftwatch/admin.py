@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -20,7 +21,7 @@ class ApiTokenForm(forms.ModelForm):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Issue and revoke API tokens. The raw token is shown once, in the success message; the hash never."""
+    """Issue and revoke API tokens. The raw token is shown once, on the page answering the form; the hash never."""
 
     form = ApiTokenForm
     list_display = ("name", "user", "scope", "hint", "created_at", "last_used_at", "expires_at", "active")
@@ -70,10 +71,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.key_hash, obj.key_hint, obj.created_at = token.key_hash, token.key_hint, token.created_at
         obj._state.adding, obj._state.db = False, token._state.db
         AuditEntry.record(request.user, "create", token, {"name": token.name, "scope": token.scope})
-        messages.warning(
-            request,
-            format_html('Copy this token now, it will not be shown again: <code class="dw-token">{}</code>', raw),
-        )
+        request._dw_new_token = raw  # for response_add, in this request only
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """Show the new token on the page that answers the form. Not through `messages`: its cookie would
+        carry the raw token to the browser's cookie store and every proxy log."""
+        raw = getattr(request, "_dw_new_token", None)
+        if raw is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {**self.admin_site.each_context(request), "token": obj, "raw": raw, "title": "Token created"}
+        response = TemplateResponse(request, "admin/driftwatch/apitoken/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset):

@@ -5,13 +5,36 @@ import logging
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 
 logger = logging.getLogger(__name__)
 
 
+def require_get(view):
+    """GET and HEAD only; anything else a JSON 405 (not Django's HTML, nor a CSRF 403 for a POST)."""
+
+    def wrapped(request, *args, **kwargs):
+        if request.method not in {"GET", "HEAD"}:
+            response = JsonResponse(
+                {
+                    "error": {
+                        "code": "method_not_allowed",
+                        "message": f'Method "{request.method[:20]}" not allowed.',
+                        "details": {},
+                    }
+                },
+                status=405,
+            )
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__, wrapped.__doc__ = view.__name__, view.__doc__
+    return csrf_exempt(wrapped)
+
+
+@require_get
 @never_cache
-@require_GET
 def healthz(request) -> JsonResponse:
     """Liveness: the process serves requests."""
     return JsonResponse({"status": "ok"})
@@ -29,8 +52,8 @@ def _broker_ok() -> bool:
         return False
 
 
+@require_get
 @never_cache
-@require_GET
 def readyz(request) -> JsonResponse:
     """Readiness: database and broker reachable. Says which is down, never why (no details leak)."""
     checks = {"database": True, "broker": _broker_ok()}

@@ -139,6 +139,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us (no CDN)
+    "axes",
     "driftwatch",
     "providers",
     "baselines",
@@ -146,6 +148,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "driftwatch.api.middleware.ApiResponseMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -154,7 +157,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: refuses a locked-out login before the view runs.
+    "axes.middleware.AxesMiddleware",
 ]
+
+AUTHENTICATION_BACKENDS = [
+    # First: counts failed logins and refuses locked-out user names and addresses.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Admin login guessing (django-axes): after AXES_FAILURE_LIMIT failures a user name, and separately a
+# client address, is locked out for AXES_COOLOFF_TIME hours. Unlock: manage.py axes_reset (all),
+# axes_reset_username <name>, axes_reset_ip <address>.
+AXES_FAILURE_LIMIT = _env_int("DRIFTWATCH_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = _env_int("DRIFTWATCH_LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_VERBOSE = False
+# The client address behind DRIFTWATCH_NUM_PROXIES trusted proxies, the same one throttling uses.
+AXES_CLIENT_IP_CALLABLE = "driftwatch.api.throttling.client_address"
 
 ROOT_URLCONF = "driftwatch.urls"
 WSGI_APPLICATION = "driftwatch.wsgi.application"
@@ -252,13 +274,23 @@ REST_FRAMEWORK = {
     # orjson, byte-for-byte what DRF's JSONRenderer writes; the browsable API for staff when DEBUG is on.
     "DEFAULT_RENDERER_CLASSES": ["driftwatch.api.renderers.OrjsonRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["driftwatch.api.parsers.JSONParser"],
+    # Throttling keys anonymous clients on the address behind this many trusted proxies (0: the socket's
+    # peer; X-Forwarded-For is then ignored, so a client cannot rotate it to escape the limit).
+    "NUM_PROXIES": _env_int("DRIFTWATCH_NUM_PROXIES", 0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
     "COERCE_DECIMAL_TO_STRING": False,
 }
 
+# Request bodies the JSON API accepts: larger is a 413, deeper nesting a 400.
+DRIFTWATCH_API_MAX_BODY_BYTES = _env_int("DRIFTWATCH_API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
+DRIFTWATCH_API_MAX_JSON_DEPTH = _env_int("DRIFTWATCH_API_MAX_JSON_DEPTH", 32, minimum=4)
+
 SPECTACULAR_SETTINGS = {
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "TITLE": "DriftWatch API",
     "DESCRIPTION": "Configuration drift detection for cloud accounts.",
     "VERSION": "1.0.0",
@@ -322,10 +354,18 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- DriftWatch --------------------------------------------------------------------------------------
-# Hosts a provider's endpoint_url may point at (SSRF guard). Entries are host names or suffixes
-# starting with ".". Link-local and metadata addresses are refused whatever this says.
+# The outbound-URL guard (driftwatch/outbound.py): every URL DriftWatch calls passes it. Production
+# allows https to public addresses only; development and the tests add plain http and loopback (moto,
+# local receivers). Link-local and metadata addresses are refused whatever these say.
+_LOOPBACK = ["127.0.0.1", "localhost", "::1"]
+DRIFTWATCH_OUTBOUND_ALLOW_HTTP = _env_bool("DRIFTWATCH_OUTBOUND_ALLOW_HTTP", DEBUG or TESTING)
+DRIFTWATCH_OUTBOUND_PRIVATE_HOSTS = _env_list(
+    "DRIFTWATCH_OUTBOUND_PRIVATE_HOSTS", _LOOPBACK if DEBUG or TESTING else []
+)
+# Hosts a provider's endpoint_url may name, on top of the guard: host names, or suffixes starting with ".".
 DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS = _env_list(
-    "DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS", ["127.0.0.1", "localhost", "::1", ".amazonaws.com", ".amazonaws.com.cn"]
+    "DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS",
+    [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"] + (_LOOPBACK if DEBUG or TESTING else []),
 )
 DRIFTWATCH_SCAN_BATCH_SIZE = _env_int("DRIFTWATCH_SCAN_BATCH_SIZE", 500, minimum=1)
 DRIFTWATCH_JOB_TIMEOUT_MINUTES = _env_int("DRIFTWATCH_JOB_TIMEOUT_MINUTES", 120, minimum=1)

@@ -3,6 +3,7 @@
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -36,6 +37,7 @@ _CODES = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "throttled",
 }
+_CODES_BY_NAME = {"PayloadTooLarge": "payload_too_large"}
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
@@ -62,13 +64,21 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        return Response(error_body("payload_too_large", "The request body is too large."), status=413)
+    elif isinstance(exc, SuspiciousOperation):
+        return Response(error_body("bad_request", "The request was refused as malformed."), status=400)
+    elif isinstance(exc, RecursionError):
+        return Response(error_body("parse_error", "The request is nested too deeply."), status=400)
     if isinstance(exc, Conflict):
         return Response(
             error_body(exc.default_code if exc.detail.code is None else exc.detail.code, str(exc.detail), exc.details),
             status=exc.status_code,
         )
     if isinstance(exc, exceptions.APIException):
-        code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+        code = _CODES_BY_NAME.get(type(exc).__name__) or next(
+            (c for cls, c in _CODES.items() if isinstance(exc, cls)), "error"
+        )
         headers = {}
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header

@@ -1,10 +1,13 @@
 """OpenAPI pieces shared by every endpoint: the error envelope and its standard responses."""
 
 import copy
+import threading
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
+from rest_framework.response import Response
 
 ErrorSerializer = inline_serializer(
     name="Error",
@@ -83,3 +86,23 @@ def allow_empty_query_values(result, generator, request, public):
                 if parameter.get("in") == "query":
                     parameter["allowEmptyValue"] = True
     return result
+
+
+class CachedSchemaView(SpectacularAPIView):
+    """The public schema, generated once per process and version (a generation costs ~100 ms and the
+    schema only changes with the code, so every later request is served from memory)."""
+
+    _cache: dict = {}
+    _lock = threading.Lock()
+
+    def _get_schema_response(self, request):
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        key = (version, self.serve_public)
+        with self._lock:
+            data = self._cache.get(key)
+            if data is None:
+                generator = self.generator_class(urlconf=self.urlconf, api_version=version, patterns=self.patterns)
+                data = self._cache[key] = generator.get_schema(request=request, public=self.serve_public)
+        return Response(
+            data=data, headers={"Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'}
+        )

@@ -4,7 +4,6 @@ import re
 from functools import lru_cache
 
 import boto3
-from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -15,8 +14,8 @@ from ..services import EndpointNotAllowed, check_endpoint_url
 
 # A bounded upper limit so the value always fits the column; a year between scans is already absurd.
 MAX_SCAN_INTERVAL_MINUTES = 525_600
-_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$", re.ASCII)
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 
 
 @lru_cache(maxsize=1)
@@ -158,14 +157,9 @@ class ProviderWriteSerializer(StrictSerializer):
         if not value:
             return None
         try:
-            check_endpoint_url(value)
+            return check_endpoint_url(value)
         except EndpointNotAllowed as exc:
             raise serializers.ValidationError(str(exc)) from None
-        try:
-            URLValidator(schemes=["http", "https"])(value)
-        except Exception:
-            raise serializers.ValidationError("endpoint_url is not a valid URL.") from None
-        return value
 
     def validate_role_arn(self, value: str | None) -> str | None:
         if not value:

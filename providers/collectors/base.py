@@ -13,7 +13,17 @@ from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+from botocore.parsers import ResponseParserError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -97,11 +107,14 @@ class AwsClients:
             existing = self._clients.get(key)
             if existing is not None:
                 return existing
-            client = self.session.client(
-                service, region_name=region, endpoint_url=self.endpoint_url, config=self._config
+            from driftwatch.outbound import guard_boto_client  # here: the collectors import without Django
+
+            client = guard_boto_client(
+                self.session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=self._config)
             )
             # 'before-parameter-build' fires once per API call, ahead of any handler that could
             # short-circuit 'before-call'; 'request-created' fires once per HTTP attempt (retries too).
+            client.meta.events.register("before-parse", _refuse_non_json_success)
             client.meta.events.register("before-parameter-build", self._count_call)
             client.meta.events.register("request-created", self._count_attempt)
             self._clients[key] = client
@@ -134,6 +147,25 @@ class AwsClients:
                 raise
 
 
+def _refuse_non_json_success(operation_model=None, response_dict=None, **kwargs: Any) -> None:
+    """A JSON-protocol success whose body is not JSON is an error, not an empty answer.
+
+    botocore reads such a body as {"message": ...}, so a list call would "succeed" with no items, and a
+    scan would take every resource of the type for deleted. XML protocols fail to parse on their own.
+    """
+    if operation_model is None or response_dict is None:
+        return
+    if operation_model.service_model.resolved_protocol not in {"json", "rest-json"}:
+        return
+    body = response_dict.get("body")
+    if response_dict.get("status_code", 500) >= 300 or not isinstance(body, bytes) or not body.strip():
+        return
+    try:
+        json.loads(body)
+    except ValueError:
+        raise ResponseParserError("the endpoint answered a JSON call with something that is not JSON") from None
+
+
 # --- per-resource failure handling -------------------------------------------------------------
 
 
@@ -142,6 +174,60 @@ def error_code(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
     return ""
+
+
+def describe_error(exc: BaseException) -> str:
+    """What went wrong calling AWS, in DriftWatch's own words: the error's type, AWS error code, HTTP
+    status and operation. Never the message or body the endpoint sent: an endpoint that is not AWS (or
+    one that is) could answer anything, and job errors are readable with a read token."""
+    from driftwatch.outbound import URLNotAllowed  # here: the collectors import without Django
+
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        meta = exc.response.get("ResponseMetadata", {})
+        code = _safe_token(str(err.get("Code", "") or "Unknown"))
+        status = meta.get("HTTPStatusCode")
+        where = f" in {exc.operation_name}" if getattr(exc, "operation_name", None) else ""
+        meaning = _KNOWN_CODES.get(code)
+        return f"AWS error {code}{f' (HTTP {status})' if status else ''}{where}{f': {meaning}' if meaning else ''}"
+    if isinstance(exc, HTTPClientError) and isinstance(exc.kwargs.get("error"), URLNotAllowed):
+        return f"Refused by the outbound-URL guard: {exc.kwargs['error']}"
+    if isinstance(exc, URLNotAllowed | PolicyParseError):
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ResponseParserError):
+        return "The endpoint's answer is not an AWS response (ResponseParserError)."
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+        return f"Could not connect to the endpoint ({type(exc).__name__})."
+    if isinstance(exc, ReadTimeoutError):
+        return "The endpoint did not answer in time (ReadTimeoutError)."
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError | NoRegionError):
+        return f"{type(exc).__name__}: {exc}"
+    if type(exc).__module__.split(".")[0] in {"botocore", "boto3", "urllib3", "s3transfer"}:
+        return f"{type(exc).__name__} while calling AWS."  # its message may quote what the endpoint sent
+    return f"{type(exc).__name__}: {exc}"  # DriftWatch's own error (a bug): its message is ours
+
+
+# What the common codes mean, in our words (the endpoint's own message is never repeated).
+_KNOWN_CODES = {
+    "InvalidClientTokenId": "the access key id is not valid",
+    "UnrecognizedClientException": "the access key id is not valid",
+    "SignatureDoesNotMatch": "the secret access key does not match the access key id",
+    "ExpiredToken": "the session token has expired",
+    "ExpiredTokenException": "the session token has expired",
+    "AccessDenied": "the credentials are not allowed this call",
+    "AccessDeniedException": "the credentials are not allowed this call",
+    "UnauthorizedOperation": "the credentials are not allowed this call",
+    "OptInRequired": "the account is not subscribed to this service",
+    "AuthFailure": "AWS could not validate the credentials",
+    "Throttling": "AWS is throttling the calls",
+    "ThrottlingException": "AWS is throttling the calls",
+    "RequestLimitExceeded": "AWS is throttling the calls",
+}
+
+
+def _safe_token(text: str) -> str:
+    """An AWS error code is a word; anything else an endpoint put there is cut to its word characters."""
+    return "".join(ch for ch in text[:64] if ch.isascii() and (ch.isalnum() or ch in "._-")) or "Unknown"
 
 
 def collect_each(
@@ -162,7 +248,7 @@ def collect_each(
         try:
             return ident, read(item), None
         except (ClientError, PolicyParseError) as exc:
-            return ident, None, str(exc)
+            return ident, None, describe_error(exc)
 
     result = CollectResult()
     for ident, resource, error in clients.map(attempt, items):
