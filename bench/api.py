@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -127,87 +128,177 @@ def floors(queries: list[str], is_list: bool) -> dict[str, list[str]]:
     }
 
 
-def replay(
-    conn: psycopg.Connection, statements: list[str], count: int, budget: float, write: bool = False
-) -> list[float]:
-    """Time the statements run back to back (results fetched); writes inside a rolled-back transaction."""
-
-    def once(_i: int) -> None:
-        if write:
-            with conn.transaction(force_rollback=True):
-                for sql in statements:
-                    cur = conn.execute(sql)
-                    if cur.description:
-                        cur.fetchall()
-        else:
+def run_statements(conn: psycopg.Connection, statements: list[str], write: bool = False) -> None:
+    """Run the statements back to back (results fetched); writes inside a rolled-back transaction."""
+    if write:
+        with conn.transaction(force_rollback=True):
             for sql in statements:
                 cur = conn.execute(sql)
                 if cur.description:
                     cur.fetchall()
+    else:
+        for sql in statements:
+            cur = conn.execute(sql)
+            if cur.description:
+                cur.fetchall()
 
-    return repeat(once, count, budget)
+
+def replay(
+    conn: psycopg.Connection, statements: list[str], count: int, budget: float, write: bool = False
+) -> list[float]:
+    """Time the statements run back to back, up to count times or budget seconds."""
+    return repeat(lambda _i: run_statements(conn, statements, write), count, budget)
 
 
 # --- measurements ------------------------------------------------------------------------------------
 
 
-def _endpoints(dsn: str) -> dict[str, tuple[str, str]]:
+BARE = "/bench/drifts"
+_SAVEPOINT = re.compile(r'"s\d+_x\d+"')
+
+
+def _endpoints(dsn: str) -> dict[str, tuple[str, str, str]]:
+    """label -> (method, API path, bare view path); a PATCH's paths get a fresh drift id each time."""
     with psycopg.connect(dsn) as conn:
         provider_id = conn.execute("SELECT id FROM providers_provider ORDER BY id OFFSET 2 LIMIT 1").fetchone()[0]
         detail_id = conn.execute(
             "SELECT id FROM drifts_drift WHERE status <> 'resolved' ORDER BY id LIMIT 1 OFFSET 1000"
         ).fetchone()[0]
+    queries = {
+        "list (default page)": "",
+        "list ?severity=critical&status=detected": "?severity=critical&status=detected",
+        "list ?provider_id": f"?provider_id={provider_id}",
+        "list ?page=2000 (deep)": "?page=2000",
+    }
+    out = {label: ("GET", API + q, BARE + q) for label, q in queries.items()}
+    out["summary"] = ("GET", f"{API}/summary", f"{BARE}/summary")
+    out["detail"] = ("GET", f"{API}/{detail_id}", f"{BARE}/{detail_id}")
+    out["PATCH -> investigating"] = ("PATCH", API, BARE)
+    return out
+
+
+def compare(method: str, api_path: str, bare_path: str, token: str, body: dict | None = None) -> dict:
+    """Run one request through the API and through its bare view, in-process, each in a rolled-back
+    transaction under the same frozen clock: are the statements (SQL and parameters) and the bytes equal?"""
+    from unittest import mock
+
+    from django.db import connection, transaction
+    from django.test import Client
+    from django.utils import timezone
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    frozen = timezone.now()
+    seen: dict[str, tuple[list, bytes]] = {}
+    for side, path in (("api", api_path), ("bare", bare_path)):
+        statements: list = []
+
+        def record(execute, sql, params, many, context, statements=statements):
+            # Savepoint names are per-call counters, and a parameter list may be a tuple or a list.
+            shown = _SAVEPOINT.sub('"<savepoint>"', sql)
+            statements.append((shown, tuple(params) if isinstance(params, list | tuple) else params))
+            return execute(sql, params, many, context)
+
+        with mock.patch("django.utils.timezone.now", return_value=frozen), connection.execute_wrapper(record):
+            with transaction.atomic():
+                if method == "PATCH":
+                    response = client.patch(path, data=json.dumps(body), content_type="application/json")
+                else:
+                    response = client.get(path, HTTP_ACCEPT="application/json")
+                transaction.set_rollback(True)
+        if response.status_code != 200:
+            raise RuntimeError(f"in-process {method} {path} -> {response.status_code}: {response.content[:300]!r}")
+        seen[side] = (statements, response.content)
     return {
-        "list (default page)": ("GET", API),
-        "list ?severity=critical&status=detected": ("GET", f"{API}?severity=critical&status=detected"),
-        "list ?provider_id": ("GET", f"{API}?provider_id={provider_id}"),
-        "list ?page=2000 (deep)": ("GET", f"{API}?page=2000"),
-        "summary": ("GET", f"{API}/summary"),
-        "detail": ("GET", f"{API}/{detail_id}"),
-        "PATCH -> investigating": ("PATCH", ""),
+        "same_sql": seen["api"][0] == seen["bare"][0],
+        "same_bytes": seen["api"][1] == seen["bare"][1],
+        "statements": len(seen["api"][0]),
+        "bytes": len(seen["api"][1]),
     }
 
 
+def interleaved(fns: dict, count: int, budget: float, warmup: int = 2) -> dict[str, list[float]]:
+    """Call each fn(i) in turn, rotating who goes first, up to count rounds (at least 5) or budget seconds:
+    the sides of a comparison share the same moments of a shared, noisy machine."""
+    names = list(fns)
+    for i in range(warmup):
+        for name in names:
+            fns[name](-1 - i)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    deadline = time.perf_counter() + budget
+    for i in range(count):
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            t0 = time.perf_counter()
+            fns[name](i)
+            samples[name].append(time.perf_counter() - t0)
+        if i >= 4 and time.perf_counter() > deadline:
+            break
+    return samples
+
+
 def measure_endpoints(gun: Gunicorn, token: str, dsn: str, count: int, budget: float) -> dict:
-    """p50/p95 over HTTP for each endpoint, and the same for its replayed SQL floor."""
+    """Per endpoint, side by side in one loop: the API, its bare view, /healthz and its SQL replayed."""
     endpoints = _endpoints(dsn)
     with psycopg.connect(dsn) as conn:
         fresh = [
             r[0]
             for r in conn.execute(
-                "SELECT id FROM drifts_drift WHERE status = 'detected' ORDER BY id DESC LIMIT %s", [count + 10]
+                "SELECT id FROM drifts_drift WHERE status = 'detected' ORDER BY id DESC LIMIT %s", [2 * count + 20]
             )
         ]
     out = {}
     floor_conn = psycopg.connect(dsn, autocommit=True)
+    body = {"status": "investigating", "note": "bench"}
     try:
-        for label, (method, path) in endpoints.items():
-            if method == "PATCH":
-                ids = iter(fresh)
-                body = {"status": "investigating", "note": "bench"}
-                samples = repeat(
-                    lambda _i, ids=ids, body=body: _request(gun.pool, "PATCH", f"{API}/{next(ids)}", token, body),
-                    count,
-                    budget,
-                )
-                # Still detected: captured in a rolled-back transaction and replayed the same way.
-                target = next(ids)
-                queries = capture("PATCH", f"{API}/{target}", token, body)
-            else:
-                samples = repeat(lambda _i, p=path: _request(gun.pool, "GET", p, token), count, budget)
-                queries = capture("GET", path, token)
-            parts = floors(queries, is_list=label.startswith("list"))
+        for label, (method, api_path, bare_path) in endpoints.items():
             write = method == "PATCH"
+            if write:
+                # Still detected: compared and captured in rolled-back transactions, replayed the same way.
+                target = fresh.pop()
+                checked = compare("PATCH", f"{api_path}/{target}", f"{bare_path}/{target}", token, body)
+                queries = capture("PATCH", f"{api_path}/{target}", token, body)
+                ids = iter(fresh)
+                fns = {
+                    "api": lambda _i, ids=ids, p=api_path: _request(gun.pool, "PATCH", f"{p}/{next(ids)}", token, body),
+                    "bare": lambda _i, ids=ids, p=bare_path: _request(
+                        gun.pool, "PATCH", f"{p}/{next(ids)}", token, body
+                    ),
+                }
+            else:
+                checked = compare("GET", api_path, bare_path, token)
+                queries = capture("GET", api_path, token)
+                fns = {
+                    "api": lambda _i, p=api_path: _request(gun.pool, "GET", p, token),
+                    "bare": lambda _i, p=bare_path: _request(gun.pool, "GET", p, token),
+                }
+            parts = floors(queries, is_list=label.startswith("list"))
+            fns["healthz"] = lambda _i: gun.pool.request("GET", "/healthz")
+            fns["sql"] = lambda _i, q=parts["all"], w=write: run_statements(floor_conn, q, w)
+            filtered = label.startswith("list ?") and "page=" not in label
+            if filtered:  # a filtered list is compared with the unfiltered one in the same loop
+                fns["unfiltered"] = lambda _i: _request(gun.pool, "GET", API, token)
+            # Each side gets the time budget one endpoint used to have alone.
+            samples = interleaved(fns, count, budget * len(fns))
             row = {
-                "path": path or f"{API}/<fresh detected id>",
+                "path": api_path if not write else f"{api_path}/<fresh detected id>",
+                "bare_path": bare_path if not write else f"{bare_path}/<fresh detected id>",
                 "method": method,
                 "queries": len(queries),
-                **summary_ms(samples),
+                **checked,
+                **summary_ms(samples["api"]),
+                "bare": summary_ms(samples["bare"]),
+                "healthz": summary_ms(samples["healthz"]),
+                "floor_all": summary_ms(samples["sql"]),
             }
-            for name in ("rows", "data", "all"):
-                row[f"floor_{name}"] = summary_ms(replay(floor_conn, parts[name], count, budget / 3, write=write))
+            if filtered:
+                row["unfiltered"] = summary_ms(samples["unfiltered"])
+                row["ratio_vs_unfiltered"] = row["p50_ms"] / row["unfiltered"]["p50_ms"]
+            for name in ("rows", "data"):
+                row[f"floor_{name}"] = summary_ms(replay(floor_conn, parts[name], count, budget / 4, write=write))
+            row["ratio_vs_bare"] = row["p50_ms"] / row["bare"]["p50_ms"]
+            row["sql_limit_ms"] = row["healthz"]["p50_ms"] + 2 * row["floor_all"]["p50_ms"]
+            row["ratio_vs_sql_limit"] = row["p50_ms"] / row["sql_limit_ms"]
             row["ratio_vs_floor"] = row["p50_ms"] / row["floor_rows"]["p50_ms"]
-            row["ratio_vs_floor_data"] = row["p50_ms"] / row["floor_data"]["p50_ms"]
             row["sql"] = parts["all"]
             out[label] = row
     finally:
@@ -283,13 +374,11 @@ def run(dsn: str, quick: bool) -> dict:
         result["endpoints"] = measure_endpoints(gun, token, dsn, count, budget)
         # Alternating short rounds, so a noisy neighbour on this shared machine hits both sides alike.
         rounds, seconds = (2, 2.0) if quick else (4, 2.0)
-        same = json.loads(_request(gun.pool, "GET", API, token)) == json.loads(
-            _request(gun.pool, "GET", "/bench/drifts", token)
-        )
+        same = _request(gun.pool, "GET", API, token) == _request(gun.pool, "GET", BARE, token)
         sides: dict[str, list[dict]] = {"api": [], "bare_view": []}
         for _ in range(rounds):
             sides["api"].append(throughput(gun, token, API, 8, seconds))
-            sides["bare_view"].append(throughput(gun, token, "/bench/drifts", 8, seconds))
+            sides["bare_view"].append(throughput(gun, token, BARE, 8, seconds))
         result["throughput"] = {"clients": 8, "rounds": rounds, "same_page": same}
         for side, runs in sides.items():
             requests, elapsed = sum(r["requests"] for r in runs), sum(r["seconds"] for r in runs)
@@ -303,5 +392,8 @@ def run(dsn: str, quick: bool) -> dict:
         result["throughput"]["ratio"] = result["throughput"]["api"]["rps"] / result["throughput"]["bare_view"]["rps"]
     finally:
         gun.stop()
-    result["p50_note"] = f"{count} requests per endpoint at most, {budget:.0f} s budget each"
+    result["p50_note"] = (
+        f"{count} rounds per endpoint at most ({budget:.0f} s budget each), each round one request to the API, "
+        "its bare view and /healthz and one replay of its SQL, in rotating order"
+    )
     return result

@@ -4,8 +4,10 @@ The triggers live in migration 0003 (PostgreSQL: statement-level with transition
 level). Filters on columns the table does not have (resource_id, detected_at) fall back to COUNT.
 """
 
-from django.db import connection, transaction
+from django.db import connection, router, transaction
 from django.db.models import Q, Sum
+
+from driftwatch.db import PreparedQuery
 
 from .models import DriftCount
 
@@ -23,32 +25,79 @@ _COUNTABLE = {
 
 def counter_filter(cleaned: dict) -> Q | None:
     """The DriftCount filter equivalent to the API's cleaned filters, or None when it cannot answer."""
+    shape = _shape(cleaned)
+    if shape is None:
+        return None
     q = Q()
+    for column, value in shape:
+        q &= Q(**{f"{column}__in": list(value)}) if isinstance(value, tuple) else Q(**{column: value})
+    return q
+
+
+def _shape(cleaned: dict) -> tuple | None:
+    """(column, values) per given filter, lists without repeats; None when the counters cannot answer."""
+    shape = []
     for name, value in cleaned.items():
         if value in (None, "", []):
             continue
         column = _COUNTABLE.get(name)
         if column is None:
             return None
-        q &= Q(**{f"{column}__in": value}) if isinstance(value, list) else Q(**{column: value})
-    return q
+        shape.append((column, tuple(dict.fromkeys(value)) if isinstance(value, list) else value))
+    return tuple(shape)
+
+
+# One compiled query per combination of filters (and list lengths): there are a few dozen at most.
+_GROUPED: dict[tuple, PreparedQuery] = {}
+
+
+def _grouped_query(key: tuple) -> PreparedQuery:
+    """The (severity, status, n) query for filters of this shape: ((column, list length or type), ...)."""
+    query = _GROUPED.get(key)
+    if query is None:
+        params: dict[str, type] = {}
+        for i, (_column, kind) in enumerate(key):
+            if isinstance(kind, int):
+                params.update({f"p{i}_{j}": str for j in range(kind)})
+            else:
+                params[f"p{i}"] = kind
+
+        def build(**values):
+            q = Q()
+            for i, (column, kind) in enumerate(key):
+                if isinstance(kind, int):
+                    q &= Q(**{f"{column}__in": [values[f"p{i}_{j}"] for j in range(kind)]})
+                else:
+                    q &= Q(**{column: values[f"p{i}"]})
+            return DriftCount.objects.filter(q).values_list("severity", "status").annotate(total=Sum("n"))
+
+        query = _GROUPED[key] = PreparedQuery(build, **params)
+    return query
+
+
+def grouped(cleaned: dict) -> list[tuple[str, str, int]] | None:
+    """(severity, status, n) rows for the filters, or None when the counters cannot answer.
+
+    At most one row per severity and status; the summary and meta.total both read it (compiled once per
+    shape of filters, run on every request).
+    """
+    shape = _shape(cleaned)
+    if shape is None:
+        return None
+    key = tuple((column, len(value) if isinstance(value, tuple) else type(value)) for column, value in shape)
+    values = {}
+    for i, (_column, value) in enumerate(shape):
+        if isinstance(value, tuple):
+            values.update({f"p{i}_{j}": v for j, v in enumerate(value)})
+        else:
+            values[f"p{i}"] = value
+    return _grouped_query(key).run(router.db_for_read(DriftCount), **values)
 
 
 def total(cleaned: dict) -> int | None:
     """Exact number of drifts matching the filters, or None when the counters cannot answer."""
-    q = counter_filter(cleaned)
-    if q is None:
-        return None
-    return DriftCount.objects.filter(q).aggregate(n=Sum("n"))["n"] or 0
-
-
-def grouped(cleaned: dict) -> list[tuple[str, str, int]] | None:
-    """(severity, status, n) rows for the summary, or None when the counters cannot answer."""
-    q = counter_filter(cleaned)
-    if q is None:
-        return None
-    rows = DriftCount.objects.filter(q).values_list("severity", "status").annotate(total=Sum("n"))
-    return [(severity, status, n) for severity, status, n in rows]
+    rows = grouped(cleaned)
+    return None if rows is None else sum(n for _severity, _status, n in rows)
 
 
 def rebuild_counts() -> None:

@@ -10,13 +10,18 @@ app = Celery("driftwatch")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-from django.conf import settings  # noqa: E402 - after DJANGO_SETTINGS_MODULE is set
 
-app.conf.beat_schedule = {
-    # Send again the units whose worker died or whose message was lost; finalize jobs whose units are done.
-    "supervise-jobs": {"task": "drifts.supervise_jobs", "schedule": float(settings.DRIFTWATCH_SUPERVISE_SECONDS)},
-    # Start a scan for every enabled provider whose own interval has elapsed.
-    "schedule-due-scans": {"task": "drifts.schedule_due_scans", "schedule": 60.0},
-    # Last resort: fail jobs older than DRIFTWATCH_JOB_TIMEOUT_MINUTES whatever their units say.
-    "reap-stale-jobs": {"task": "drifts.reap_stale_jobs", "schedule": 300.0},
-}
+@app.on_after_configure.connect
+def _beat_schedule(sender: Celery, **kwargs) -> None:
+    """Set once Celery reads its configuration, not at import: a settings module that imports
+    driftwatch.settings (bench.settings, a deployment's own) would otherwise be read half-built."""
+    from django.conf import settings
+
+    sender.conf.beat_schedule = {
+        # Send again the units whose worker died or whose message was lost; finalize jobs whose units are done.
+        "supervise-jobs": {"task": "drifts.supervise_jobs", "schedule": float(settings.DRIFTWATCH_SUPERVISE_SECONDS)},
+        # Start a scan for every enabled provider whose own interval has elapsed.
+        "schedule-due-scans": {"task": "drifts.schedule_due_scans", "schedule": 60.0},
+        # Last resort: fail jobs older than DRIFTWATCH_JOB_TIMEOUT_MINUTES whatever their units say.
+        "reap-stale-jobs": {"task": "drifts.reap_stale_jobs", "schedule": 300.0},
+    }

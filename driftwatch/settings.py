@@ -271,9 +271,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "driftwatch.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": (
-        ["rest_framework.renderers.JSONRenderer"] + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else [])
-    ),
+    # orjson, byte-for-byte what DRF's JSONRenderer writes; the browsable API for staff when DEBUG is on.
+    "DEFAULT_RENDERER_CLASSES": ["driftwatch.api.renderers.OrjsonRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_PARSER_CLASSES": ["driftwatch.api.parsers.JSONParser"],
     # Throttling keys anonymous clients on the address behind this many trusted proxies (0: the socket's
     # peer; X-Forwarded-For is then ignored, so a client cannot rotate it to escape the limit).

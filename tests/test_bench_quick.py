@@ -67,3 +67,50 @@ def test_table_lists_calls_per_resource_of_each_type():
     rows = [row[1:4] for row in report.rows(results)]
     assert ("  calls per resource: lambda_function", "4.00", "4 calls, 1 resources") in rows
     assert ("  calls per resource: sqs_queue", "2.50", "5 calls, 2 resources") in rows
+
+
+def _endpoint(**over) -> dict:
+    row = {
+        "p50_ms": 10.0,
+        "p95_ms": 12.0,
+        "bare": {"p50_ms": 9.0, "p95_ms": 11.0},
+        "healthz": {"p50_ms": 2.0},
+        "floor_all": {"p50_ms": 3.0},
+        "same_sql": True,
+        "same_bytes": True,
+    }
+    row.update(over)
+    row["ratio_vs_bare"] = row["p50_ms"] / row["bare"]["p50_ms"]
+    row["sql_limit_ms"] = row["healthz"]["p50_ms"] + 2 * row["floor_all"]["p50_ms"]
+    row["ratio_vs_sql_limit"] = row["p50_ms"] / row["sql_limit_ms"]
+    return row
+
+
+def test_endpoint_rows_hold_the_issue_goals():
+    ok = report._endpoint_rows("detail", _endpoint())
+    assert ok[0][-1] == "<= 1.25x bare ok"
+    assert ok[1][3] == "2.0 ms + 2 x 3.0 ms = 8.0 ms"
+    assert ok[1][-1] == "<= 1x MISSED"  # 10 ms against 8 ms
+    slow = report._endpoint_rows("detail", _endpoint(p50_ms=12.0))
+    assert slow[0][-1] == "<= 1.25x bare MISSED"
+
+
+def test_an_endpoint_whose_bytes_or_sql_differ_from_its_bare_view_misses_whatever_its_speed():
+    for differs in ({"same_bytes": False}, {"same_sql": False}):
+        rows = report._endpoint_rows("list", _endpoint(p50_ms=5.0, **differs))
+        assert rows[0][-1] == "<= 1.25x bare MISSED"
+        assert "differ" in rows[0][3]
+
+
+def test_filtered_list_row_compares_with_the_unfiltered_one():
+    row = _endpoint(unfiltered={"p50_ms": 8.0}, ratio_vs_unfiltered=10.0 / 8.0)
+    rows = report._endpoint_rows("list ?severity=critical", row)
+    assert rows[2][-1] == "<= 1.2x MISSED"
+
+
+def test_interleaved_rotates_who_goes_first_and_times_every_side():
+    order = []
+    fns = {name: (lambda _i, n=name: order.append(n)) for name in ("api", "bare", "healthz")}
+    samples = api.interleaved(fns, count=6, budget=60.0, warmup=0)
+    assert {name: len(s) for name, s in samples.items()} == {"api": 6, "bare": 6, "healthz": 6}
+    assert order[:9] == ["api", "bare", "healthz", "bare", "healthz", "api", "healthz", "api", "bare"]

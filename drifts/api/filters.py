@@ -2,7 +2,7 @@
 
 from django_filters import rest_framework as filters
 
-from driftwatch.api.filters import IdFilter, UtcDateTimeFilter, choice_filter, text_filter
+from driftwatch.api.filters import FilterResolver, IdFilter, UtcDateTimeFilter, choice_filter, text_filter
 
 from ..models import Drift, DriftStatus, DriftType, Severity
 
@@ -36,3 +36,7 @@ class DriftFilter(filters.FilterSet):
     class Meta:
         model = Drift
         fields = []
+
+
+# The list's and the summary's filters, cleaned without a FilterSet per request.
+DRIFT_FILTERS = FilterResolver(DriftFilter)

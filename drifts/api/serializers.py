@@ -22,20 +22,35 @@ class DriftSerializer(serializers.Serializer):
     current_value = AnyJSONField(allow_null=True)
     detected_at = serializers.DateTimeField()
 
-    def to_representation(self, drift) -> dict:
-        # Built by hand: this runs for every row of every list page.
+    # The columns a list row is read with (`.values(*VALUES)`), so a page is never built from model instances.
+    VALUES = (
+        "id",
+        "resource_id",
+        "resource__name",
+        "resource_type",
+        "drift_type",
+        "severity",
+        "status",
+        "summary",
+        "baseline_value",
+        "current_value",
+        "detected_at",
+    )
+
+    def to_representation(self, row: dict) -> dict:
+        # Built by hand from a `.values(*VALUES)` row: this runs for every row of every list page.
         return {
-            "id": drift.pk,
-            "resource_id": drift.resource_id,
-            "resource_name": drift.resource.name,
-            "resource_type": drift.resource_type,
-            "drift_type": drift.drift_type,
-            "severity": drift.severity,
-            "status": drift.status,
-            "summary": drift.summary,
-            "baseline_value": drift.baseline_value,
-            "current_value": drift.current_value,
-            "detected_at": iso_utc(drift.detected_at),
+            "id": row["id"],
+            "resource_id": row["resource_id"],
+            "resource_name": row["resource__name"],
+            "resource_type": row["resource_type"],
+            "drift_type": row["drift_type"],
+            "severity": row["severity"],
+            "status": row["status"],
+            "summary": row["summary"],
+            "baseline_value": row["baseline_value"],
+            "current_value": row["current_value"],
+            "detected_at": iso_utc(row["detected_at"]),
         }
 
 
@@ -66,28 +81,48 @@ class DriftDetailSerializer(DriftSerializer):
     resolution = serializers.ChoiceField(choices=Resolution.choices, allow_null=True)
     events = DriftEventSerializer(many=True)
 
-    def to_representation(self, drift) -> dict:
-        data = super().to_representation(drift)
-        baseline = drift.baseline
+    # A detail row: the list's columns and these (`.values(*VALUES)`); its events come from EVENT_VALUES.
+    VALUES = (
+        *DriftSerializer.VALUES,
+        "provider_id",
+        "path",
+        "diff",
+        "baseline_id",
+        "baseline__captured_at",
+        "job_id",
+        "last_seen_at",
+        "updated_at",
+        "resolved_at",
+        "resolution",
+    )
+    EVENT_VALUES = ("from_status", "to_status", "actor__username", "note", "at")
+
+    def to_representation(self, row: dict) -> dict:
+        """`row` is a `.values(*VALUES)` row with "events": its `.values(*EVENT_VALUES)` rows, oldest first."""
+        data = super().to_representation(row)
         data.update(
-            provider_id=drift.provider_id,
-            path=drift.path,
-            diff=drift.diff,
-            baseline={"id": baseline.pk, "captured_at": iso_utc(baseline.captured_at)} if baseline else None,
-            job_id=drift.job_id,
-            last_seen_at=iso_utc(drift.last_seen_at),
-            updated_at=iso_utc(drift.updated_at),
-            resolved_at=iso_utc(drift.resolved_at),
-            resolution=drift.resolution,
+            provider_id=row["provider_id"],
+            path=row["path"],
+            diff=row["diff"],
+            baseline=(
+                {"id": row["baseline_id"], "captured_at": iso_utc(row["baseline__captured_at"])}
+                if row["baseline_id"] is not None
+                else None
+            ),
+            job_id=row["job_id"],
+            last_seen_at=iso_utc(row["last_seen_at"]),
+            updated_at=iso_utc(row["updated_at"]),
+            resolved_at=iso_utc(row["resolved_at"]),
+            resolution=row["resolution"],
             events=[
                 {
-                    "from_status": e.from_status,
-                    "to_status": e.to_status,
-                    "actor": e.actor.get_username() if e.actor_id else None,
-                    "note": e.note,
-                    "at": iso_utc(e.at),
+                    "from_status": e["from_status"],
+                    "to_status": e["to_status"],
+                    "actor": e["actor__username"],
+                    "note": e["note"],
+                    "at": iso_utc(e["at"]),
                 }
-                for e in drift.events.all()
+                for e in row["events"]
             ],
         )
         return data

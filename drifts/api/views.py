@@ -1,7 +1,7 @@
 """The drifts API, as the user's document specifies it, and a resource's drifts (/resources/{id}/drifts)."""
 
-from django.db.models import Count, Prefetch
-from django_filters.utils import translate_validation
+from django.db import router
+from django.db.models import Count
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -12,12 +12,13 @@ from rest_framework.response import Response
 from driftwatch.api.errors import Conflict
 from driftwatch.api.permissions import Access, check_access
 from driftwatch.api.schema import errors
+from driftwatch.db import PreparedQuery
 from providers.models import Resource
 
 from .. import counters
 from ..models import TRANSITIONS, Drift, DriftEvent, DriftStatus, JobTrigger, Severity
 from ..services import detection, triage
-from .filters import DriftFilter
+from .filters import DRIFT_FILTERS, DriftFilter
 from .serializers import (
     DetectRequestSerializer,
     DetectResponseSerializer,
@@ -26,20 +27,6 @@ from .serializers import (
     DriftResolveSerializer,
     DriftSerializer,
     DriftSummarySerializer,
-)
-
-_LIST_FIELDS = (
-    "id",
-    "resource_id",
-    "resource__name",
-    "resource_type",
-    "drift_type",
-    "severity",
-    "status",
-    "summary",
-    "baseline_value",
-    "current_value",
-    "detected_at",
 )
 
 
@@ -52,6 +39,25 @@ def _illegal_move(drift_id: int, current: str) -> Conflict:
     )
 
 
+# The detail's two queries, compiled once (the rows are read on every request).
+_DETAIL_ROW = PreparedQuery(lambda pk: Drift.objects.filter(pk=pk).values(*DriftDetailSerializer.VALUES)[:1], pk=int)
+_DETAIL_EVENTS = PreparedQuery(
+    lambda pk: DriftEvent.objects.filter(drift_id=pk).order_by("at", "id").values(*DriftDetailSerializer.EVENT_VALUES),
+    pk=int,
+)
+
+
+def drift_detail_row(pk: int) -> dict | None:
+    """One drift as DriftDetailSerializer reads it: its row and its events, in two queries; None if absent."""
+    using = router.db_for_read(Drift)
+    rows = _DETAIL_ROW.run(using, pk=pk)
+    if not rows:
+        return None
+    row = rows[0]
+    row["events"] = _DETAIL_EVENTS.run(using, pk=pk)
+    return row
+
+
 @extend_schema_view(
     list=extend_schema(summary="List drift findings", responses={200: DriftSerializer(many=True), **errors(400)}),
     retrieve=extend_schema(summary="Get drift details", responses={200: DriftDetailSerializer, **errors(404)}),
@@ -59,7 +65,7 @@ def _illegal_move(drift_id: int, current: str) -> Conflict:
 class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Drift findings: list, detail, status changes, resolution, summary and scans."""
 
-    queryset = Drift.objects.select_related("resource").only(*_LIST_FIELDS).order_by("-detected_at", "-id")
+    queryset = Drift.objects.order_by("-detected_at", "-id")
     serializer_class = DriftSerializer
     filterset_class = DriftFilter
     lookup_value_regex = r"[0-9]{1,18}"
@@ -70,50 +76,28 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         "resolve": Access("triage", "drifts.change_drift"),  # with capture_baseline, baselines.add_baseline too
         "detect": Access("triage", "drifts.add_detectionjob"),
     }
+    # Pages are read as .values() rows (PagePagination), never built from model instances.
+    page_values = DriftSerializer.VALUES
 
     def get_queryset(self):
-        if self.action in {"list", "summary"}:
-            return super().get_queryset()
         if self.action in {"partial_update", "resolve"}:
             # The move needs the status only; the answer is read afterwards by _detail.
             return Drift.objects.only("id", "status", "resource_id")
-        return self._detail_queryset()
-
-    @staticmethod
-    def _detail_queryset():
-        return (
-            Drift.objects.select_related("resource", "baseline")
-            .only(
-                *_LIST_FIELDS,
-                "provider_id",
-                "path",
-                "diff",
-                "baseline__id",
-                "baseline__captured_at",
-                "job_id",
-                "last_seen_at",
-                "updated_at",
-                "resolved_at",
-                "resolution",
-            )
-            .prefetch_related(
-                Prefetch("events", queryset=DriftEvent.objects.select_related("actor").order_by("at", "id"))
-            )
-        )
+        return super().get_queryset()
 
     def filter_queryset(self, queryset):
-        """Filters narrow the list and the summary (never a detail URL); one FilterSet per request."""
+        """Filters narrow the list and the summary (never a detail URL), resolved without a FilterSet."""
         self.filters = {}
         if self.action not in {"list", "summary"}:
             return queryset
-        params = self.request.query_params
-        if not any(name in params for name in self.filterset_class.base_filters):
-            return queryset  # the common unfiltered page skips django-filter entirely
-        filterset = self.filterset_class(params, queryset=queryset, request=self.request)
-        if not filterset.is_valid():
-            raise translate_validation(filterset.errors)
-        self.filters = filterset.form.cleaned_data
-        return filterset.qs
+        queryset, self.filters = DRIFT_FILTERS.resolve(self.request.query_params, queryset)
+        return queryset
+
+    def prepared_page(self, offset: int, limit: int) -> list[dict] | None:
+        """The list's shallow pages from SQL compiled once per shape of filters (PagePagination asks)."""
+        if self.action != "list":
+            return None
+        return DRIFT_FILTERS.prepared_page(super().get_queryset, self.filters, self.page_values, offset, limit)
 
     def count_queryset(self, queryset) -> int:
         """meta.total from the trigger-kept counters when they can answer the filters, else COUNT(*)."""
@@ -123,9 +107,24 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_serializer_class(self):
         return DriftDetailSerializer if self.action in {"retrieve", "partial_update", "resolve"} else DriftSerializer
 
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(DriftSerializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        # The detail fast path: two .values() queries, no instances, no prefetch machinery. Object
+        # permissions still run, on the row (get_object would run them on an instance).
+        row = drift_detail_row(int(kwargs[self.lookup_field]))
+        if row is None:
+            raise NotFound()
+        self.check_object_permissions(request, row)
+        return Response(DriftDetailSerializer(row).data)
+
     def _detail(self, pk: int) -> Response:
-        drift = self._detail_queryset().get(pk=pk)
-        return Response(DriftDetailSerializer(drift).data)
+        row = drift_detail_row(pk)
+        if row is None:
+            raise NotFound()
+        return Response(DriftDetailSerializer(row).data)
 
     @extend_schema(
         summary="Update drift status",
@@ -214,6 +213,7 @@ class ResourceDriftViewSet(viewsets.GenericViewSet):
     """A resource's drifts (served under /resources/{id}/drifts, documented with the resources)."""
 
     serializer_class = DriftSerializer
+    page_values = DriftSerializer.VALUES
     filter_backends = []  # list() applies DriftFilter itself, once the resource is known to exist
     permission_model = Drift  # reading needs drifts.view_drift
 
@@ -227,9 +227,7 @@ class ResourceDriftViewSet(viewsets.GenericViewSet):
     )
     def list(self, request, pk=None):
         resource = get_object_or_404(Resource.objects.only("pk"), pk=pk)
-        queryset = (
-            Drift.objects.select_related("resource").filter(resource_id=resource.pk).order_by("-detected_at", "-id")
-        )
+        queryset = Drift.objects.filter(resource_id=resource.pk).order_by("-detected_at", "-id")
         filterset = DriftFilter(request.query_params, queryset=queryset, request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)

@@ -408,3 +408,13 @@ def test_far_time_zone_offsets_are_normalized_not_a_500(api, drift):
     response = api.get("/api/v1/drifts?detected_after=2024-01-15T14:07:50%2B23:28")
     assert response.status_code == 200
     assert [d["id"] for d in response.json()["data"]] == [drift.pk]
+
+
+def test_staff_browsable_api_renders_list_and_detail_pages(client, django_user_model, drift):
+    staff = django_user_model.objects.create_user(username="staff", password="pw-for-tests-only", is_staff=True)
+    client.force_login(staff)
+    for path in ("/api/v1/drifts", f"/api/v1/drifts/{drift.pk}"):
+        response = client.get(path, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200, path
+        assert response["Content-Type"].startswith("text/html")
+        assert drift.summary in response.content.decode()

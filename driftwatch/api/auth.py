@@ -4,12 +4,13 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.db import router
 from django.db.models import OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from driftwatch.db import JoinedText
+from driftwatch.db import JoinedText, PreparedQuery
 from driftwatch.models import ApiToken, hash_token
 
 # Writing last_used_at on every request would turn every read into a write; a minute is precise enough.
@@ -36,6 +37,19 @@ def _owner_permissions() -> Subquery:
     return Subquery(names)
 
 
+# The lookup every API request makes, compiled once (driftwatch.db.PreparedQuery): the row, its user and
+# the owner's permissions are still read on every request, so revoking a token, deactivating its user or
+# taking a permission away counts on the very next one.
+_TOKEN_BY_HASH = PreparedQuery(
+    lambda key_hash: (
+        ApiToken.objects.select_related("user")
+        .annotate(owner_permission_names=_owner_permissions())
+        .filter(key_hash=key_hash)[:1]
+    ),
+    key_hash=str,
+)
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer dw_...`; the token is looked up by its SHA-256 hash."""
 
@@ -54,12 +68,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raw = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Malformed token.") from None
-        token = (
-            ApiToken.objects.select_related("user")
-            .annotate(owner_permission_names=_owner_permissions())
-            .filter(key_hash=hash_token(raw))
-            .first()
-        )
+        rows = _TOKEN_BY_HASH.run(router.db_for_read(ApiToken), key_hash=hash_token(raw))
+        token = rows[0] if rows else None
         if token is None or not token.is_active or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid, revoked or expired token.")
         token.owner_permissions = frozenset(filter(None, (token.owner_permission_names or "").split(",")))

@@ -32,13 +32,24 @@ class PagePagination(pagination.BasePagination):
         offset = (self.page - 1) * self.per_page
         if offset >= self.total:
             return []
+        # A view may ask for rows as dicts (`page_values`): its columns are selected for the page only,
+        # so neither the total nor the deep pages' id walk joins what those columns need.
+        values = getattr(view, "page_values", None)
+        rows = queryset.values(*values) if values else queryset
         if offset < DEFERRED_JOIN_OFFSET:
-            return list(queryset[offset : offset + self.per_page])
+            # A view may serve the page from SQL it compiled once (`prepared_page`), None when it cannot.
+            prepared = getattr(view, "prepared_page", None)
+            page = prepared(offset, self.per_page) if prepared else None
+            return list(rows[offset : offset + self.per_page]) if page is None else page
         # Deep pages: walk the (index-only) ordering for the page's ids first, then fetch just those
         # rows, instead of building and discarding `offset` full rows.
         ids = list(queryset.values_list("pk", flat=True)[offset : offset + self.per_page])
-        rows = {row.pk: row for row in queryset.filter(pk__in=ids)}
-        return [rows[pk] for pk in ids if pk in rows]
+        if values:
+            pk_name = queryset.model._meta.pk.attname
+            by_pk = {row[pk_name]: row for row in rows.filter(pk__in=ids)}
+        else:
+            by_pk = {row.pk: row for row in rows.filter(pk__in=ids)}
+        return [by_pk[pk] for pk in ids if pk in by_pk]
 
     def get_paginated_response(self, data) -> Response:
         return Response({"data": data, "meta": {"total": self.total, "page": self.page, "per_page": self.per_page}})
