@@ -90,6 +90,10 @@ def setup_django() -> None:
     """django.setup() with the benchmark environment (call configure() first)."""
     import django
 
+    # The driftwatch package first: its Celery app reads settings on import, and bench.settings imports
+    # driftwatch.settings, so loading bench.settings first would find it half-initialised.
+    import driftwatch  # noqa: F401
+
     django.setup()
 
 
