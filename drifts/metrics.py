@@ -15,15 +15,20 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from driftwatch import metrics
 from providers.models import Provider
 
-from .models import UNFINISHED_UNIT_STATUSES, DetectionJob, DriftCount, JobStatus, JobUnit
+from .models import UNFINISHED_UNIT_STATUSES, DetectionJob, DriftCount, JobStatus, JobTrigger, JobUnit
 
+_FINAL = (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED)
 SCANS_STARTED = metrics.counter(
-    "driftwatch_scans_started_total", "Detection jobs started, by trigger (api, schedule, admin, cli).", ("trigger",)
+    "driftwatch_scans_started_total",
+    "Detection jobs started, by trigger (api, schedule, admin, cli).",
+    ("trigger",),
+    initial=[(trigger,) for trigger in JobTrigger.values],
 )
 SCANS_FINISHED = metrics.counter(
     "driftwatch_scans_finished_total",
     "Detection jobs finished, by trigger and final status (succeeded, partial, failed).",
     ("trigger", "status"),
+    initial=[(trigger, str(status)) for trigger in JobTrigger.values for status in _FINAL],
 )
 UNITS_FINISHED = metrics.counter(
     "driftwatch_scan_units_finished_total",

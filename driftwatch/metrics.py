@@ -66,6 +66,9 @@ class StoredMetric:
     documentation: str
     labelnames: tuple[str, ...]
     buckets: tuple[float, ...] = ()
+    # Label sets exported as 0 before their first increment: increase() and rate() miss the first step of
+    # a series that appears with a value, so an alert on "any failed scan" needs the series to exist first.
+    initial: tuple[tuple[str, ...], ...] = ()
 
     def inc(self, amount: float = 1.0, **labels) -> list[Change]:
         """The change adding `amount` to the counter's series for these labels."""
@@ -90,11 +93,14 @@ _DECLARED: dict[str, StoredMetric] = {}
 _COLLECTORS: list[Callable[[], Iterable[Metric]]] = []
 
 
-def counter(name: str, documentation: str, labelnames: tuple[str, ...] = ()) -> StoredMetric:
-    """Declare a counter (its name ends in _total); exported even before its first increment."""
+def counter(
+    name: str, documentation: str, labelnames: tuple[str, ...] = (), initial: Iterable[tuple[str, ...]] = ()
+) -> StoredMetric:
+    """Declare a counter (its name ends in _total); `initial` label values are exported as 0 until counted."""
     if not name.endswith("_total"):
         raise ValueError(f"counter {name} must end in _total")
-    return _DECLARED.setdefault(name, StoredMetric(name, COUNTER, documentation, tuple(labelnames)))
+    metric = StoredMetric(name, COUNTER, documentation, tuple(labelnames), initial=tuple(map(tuple, initial)))
+    return _DECLARED.setdefault(name, metric)
 
 
 def histogram(name: str, documentation: str, labelnames: tuple[str, ...], buckets: tuple[float, ...]) -> StoredMetric:
@@ -178,8 +184,11 @@ def _stored_families() -> Iterator[Metric]:
     for metric in sorted(_DECLARED.values(), key=lambda m: m.name):
         if metric.kind == COUNTER:
             family = CounterMetricFamily(metric.name, metric.documentation, labels=metric.labelnames)
-            for labels, value in rows[metric.name]:
-                family.add_metric([labels.get(n, "") for n in metric.labelnames], value)
+            values = {_key(metric, labels): value for labels, value in rows[metric.name]}
+            for key in metric.initial:
+                values.setdefault(key, 0.0)
+            for key, value in sorted(values.items()):
+                family.add_metric(list(key), value)
             yield family
             continue
         family = HistogramMetricFamily(metric.name, metric.documentation, labels=metric.labelnames)

@@ -214,3 +214,30 @@ def test_a_scrape_costs_the_same_queries_at_any_number_of_drifts(client):
     assert not any("drifts_drift" in q["sql"].replace("drifts_driftcount", "") for q in large.captured_queries)
     assert total(families["driftwatch_drifts"], "driftwatch_drifts") == 40
     assert total(families["driftwatch_drifts"], "driftwatch_drifts", severity="critical", provider="big") == 10
+
+
+def test_the_dashboard_and_alert_rules_use_only_exported_metrics(client):
+    import json
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    provider = make_provider(name="p")
+    make_drift(make_resource(provider))
+    exported = {sample.name for samples in scrape(client).values() for sample in samples}
+    exported |= {name for name in scrape(client)}  # histogram families are named without their suffixes
+
+    dashboard = json.loads((docs / "grafana-dashboard.json").read_text())
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    rules = yaml.safe_load((docs / "prometheus-alerts.yml").read_text())["groups"][0]["rules"]
+    assert [r["alert"] for r in rules] == [
+        "DriftWatchCriticalDriftOpen",
+        "DriftWatchScansFailing",
+        "DriftWatchNoSuccessfulScan",
+    ]
+    expressions += [r["expr"] for r in rules]
+    used = {name for expr in expressions for name in re.findall(r"driftwatch_[a-z_]+", expr)}
+    assert len(used) >= 10
+    assert used <= exported, used - exported
