@@ -30,8 +30,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from driftwatch.api.errors import error_body
 from driftwatch.models import MetricSeries
@@ -252,4 +253,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         response = JsonResponse(error_body("not_authenticated", "A valid metrics token is required."), status=401)
         response["WWW-Authenticate"] = 'Bearer realm="driftwatch-metrics"'
         return response
-    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+    # The classic 0.0.4 text format: what every Prometheus version parses (the names need no escaping).
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
