@@ -184,6 +184,34 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
                     "",
                 )
             )
+    exported = results.get("export")
+    if exported:
+        small_n, large_n = exported["sizes"]["small"][0], exported["sizes"]["large"][0]
+        for fmt in ("csv", "ndjson"):
+            big, little = exported["large"][fmt], exported["small"][fmt]
+            ratio = big["ratio_vs_copy"]
+            out.append(
+                (
+                    "Export",
+                    f"{fmt} export of {big['rows']:,} drifts (first byte {big['first_byte_seconds']:.2f} s)",
+                    f"{big['seconds']:.1f} s",
+                    f"COPY same columns {big['copy_seconds']:.1f} s",
+                    _ratio(ratio),
+                    f"<= 3x {_verdict(ratio <= 3)}",
+                )
+            )
+            # "Flat": the same peak at the large size as at the small one, within a few MiB.
+            grew = big["peak_rss_delta_mib"] - little["peak_rss_delta_mib"]
+            out.append(
+                (
+                    "Export",
+                    f"{fmt} export peak memory {large_n:,} vs {small_n:,}",
+                    f"+{big['peak_rss_delta_mib']:.1f} MiB vs +{little['peak_rss_delta_mib']:.1f} MiB",
+                    "",
+                    f"{grew:+.1f} MiB",
+                    f"flat (<= +5 MiB) {_verdict(grew <= 5)}",
+                )
+            )
     return out
 
 

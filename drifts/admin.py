@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
@@ -15,6 +15,7 @@ from driftwatch.admin_display import badge, pretty_json, progress_bar
 from driftwatch.admin_site import ReadOnlyAdminMixin
 from providers.resource_types import ResourceTypeFilter, resource_type_choices
 
+from . import export
 from .admin_dashboard import dashboard_context
 from .admin_paginator import EstimatedCountPaginator
 from .models import (
@@ -32,6 +33,17 @@ from .sidebyside import side_by_side
 
 # The admin index opens with the triage summary.
 admin.site.add_index_panel("dashboard", "admin/drifts/dashboard.html", lambda request: dashboard_context())
+
+
+def _export_response(queryset, fmt: str) -> StreamingHttpResponse:
+    """The admin's export: the API's rows and format (drifts.export), newest first, as a download."""
+    rows = queryset.order_by("-detected_at", "-id")
+    response = StreamingHttpResponse(
+        (chunk.encode() for chunk in export.lines(rows, fmt)), content_type=export.CONTENT_TYPES[fmt]
+    )
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    response["Content-Disposition"] = f'attachment; filename="drifts-{stamp}.{fmt}"'
+    return response
 
 
 def report_moves(request: HttpRequest, moved: list[int], refused: dict[int, str], verb: str = "moved") -> None:
@@ -79,7 +91,7 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     # The "N total" link runs an unfiltered COUNT(*) on every page view: not on a table of millions.
     show_full_result_count = False
-    actions = ("start_investigating", "resolve", "resolve_with_baseline")
+    actions = ("start_investigating", "resolve", "resolve_with_baseline", "export_csv", "export_ndjson")
     fieldsets = (
         (
             None,
@@ -214,10 +226,34 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         result = triage.resolve_drifts_with_baseline(list(queryset.values_list("pk", flat=True)), request.user)
         report_moves(request, result.moved, result.refused, verb="resolved with a new baseline")
 
+    # --- exports: the selected findings (an action), or everything the list's filters show (a link) -------
+
+    @admin.action(description="Export selected drifts as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        return _export_response(queryset, "csv")
+
+    @admin.action(description="Export selected drifts as NDJSON", permissions=["view"])
+    def export_ndjson(self, request, queryset):
+        return _export_response(queryset, "ndjson")
+
+    def export_filtered_view(self, request, fmt: str):
+        """Everything the change list shows with its current filters and search, in one file."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if fmt not in export.FORMATS:
+            raise Http404(f"No export format {fmt!r}.")
+        changelist = self.get_changelist_instance(request)
+        return _export_response(changelist.get_queryset(request), fmt)
+
     # --- the drift page: diff, siblings, history, triage buttons ------------------------------------------
 
     def get_urls(self):
         custom = [
+            path(
+                "export/<str:fmt>/",
+                self.admin_site.admin_view(self.export_filtered_view),
+                name="drifts_drift_export",
+            ),
             path(
                 "<int:object_id>/triage/",
                 self.admin_site.admin_view(self.triage_view),

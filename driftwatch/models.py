@@ -139,3 +139,26 @@ class AuditEntry(models.Model):
             object_repr=str(obj)[:200],
             changes=changes or {},
         )
+
+
+class MetricSeries(models.Model):
+    """One series of a counter, histogram bucket or gauge that every process adds to (driftwatch/metrics.py).
+
+    Kept in the database, not in process memory, so gunicorn and Celery processes on any number of hosts
+    add to the same numbers and /metrics reads them from whichever web process Prometheus reaches.
+    """
+
+    name = models.CharField(max_length=200)
+    # Canonical JSON of the label pairs, keys sorted ({} for none): one row per label set.
+    labels = models.CharField(max_length=1000, default="{}")
+    value = models.FloatField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # The upsert's conflict target: adding to a series is INSERT ... ON CONFLICT (name, labels).
+            models.UniqueConstraint(fields=["name", "labels"], name="metricseries_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.labels} = {self.value}"

@@ -236,8 +236,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", True)
-    # Health probes come over plain HTTP from the orchestrator.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    # Health probes come over plain HTTP from the orchestrator, and so does Prometheus inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 31536000)
@@ -388,6 +388,21 @@ DRIFTWATCH_UNIT_RETRY_DELAYS = [int(d) for d in DRIFTWATCH_UNIT_RETRY_DELAYS]
 DRIFTWATCH_SUPERVISE_SECONDS = _env_int("DRIFTWATCH_SUPERVISE_SECONDS", 15, minimum=1)
 # botocore's attempts per AWS call in a scan (standard retry mode: throttling and connection errors).
 DRIFTWATCH_AWS_MAX_ATTEMPTS = _env_int("DRIFTWATCH_AWS_MAX_ATTEMPTS", 10, minimum=1)
+
+# --- Metrics (GET /metrics, Prometheus text format) ----------------------------------------------------
+# Off unless one of these is set; with both, a scrape needs the token and an allowed address.
+DRIFTWATCH_METRICS_TOKEN = os.environ.get("DRIFTWATCH_METRICS_TOKEN", "")
+if DRIFTWATCH_METRICS_TOKEN and len(DRIFTWATCH_METRICS_TOKEN) < 20:
+    raise ImproperlyConfigured("DRIFTWATCH_METRICS_TOKEN must be at least 20 characters (a random secret)")
+DRIFTWATCH_METRICS_ALLOWED_IPS = _env_list("DRIFTWATCH_METRICS_ALLOWED_IPS", [])
+try:
+    import ipaddress
+
+    DRIFTWATCH_METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(item, strict=False) for item in DRIFTWATCH_METRICS_ALLOWED_IPS
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"DRIFTWATCH_METRICS_ALLOWED_IPS must be addresses or networks: {exc}") from None
 
 # --- Logging -----------------------------------------------------------------------------------------
 LOG_FORMAT = os.environ.get("DRIFTWATCH_LOG_FORMAT", "text")

@@ -2,11 +2,15 @@
 
 from django.db import router
 from django.db.models import Count
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import get_object_or_404
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from driftwatch.api.errors import Conflict
@@ -15,7 +19,7 @@ from driftwatch.api.schema import errors
 from driftwatch.db import PreparedQuery
 from providers.models import Resource
 
-from .. import counters
+from .. import counters, export
 from ..models import TRANSITIONS, Drift, DriftEvent, DriftStatus, JobTrigger, Severity
 from ..services import detection, triage
 from .filters import DRIFT_FILTERS, DriftFilter
@@ -88,7 +92,7 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def filter_queryset(self, queryset):
         """Filters narrow the list and the summary (never a detail URL), resolved without a FilterSet."""
         self.filters = {}
-        if self.action not in {"list", "summary"}:
+        if self.action not in {"list", "summary", "export"}:
             return queryset
         queryset, self.filters = DRIFT_FILTERS.resolve(self.request.query_params, queryset)
         return queryset
@@ -184,6 +188,46 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             by_severity[severity] += n
             by_status[status_] += n
         return Response({"total": sum(by_status.values()), "by_severity": by_severity, "by_status": by_status})
+
+    def perform_content_negotiation(self, request, force=False):
+        """The export answers CSV or NDJSON itself; its `format` parameter is not DRF's renderer override,
+        and its errors are JSON in the API's error format like every other endpoint's."""
+        if self.action == "export":
+            return JSONRenderer(), JSONRenderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    @extend_schema(
+        summary="Export drift findings",
+        description=(
+            "Every finding matching the list's filters, newest first, streamed as CSV (with a header row) or "
+            "NDJSON (one JSON object per line). Columns: the list's, then provider_id, provider_name, path, "
+            "resolution and resolved_at. CSV text cells that a spreadsheet would read as a formula (starting "
+            "with =, +, -, @, tab or carriage return) are prefixed with a single quote. No pagination."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, enum=[*export.FORMATS], default="csv", description="csv or ndjson"
+            )
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV, RFC 4180, UTF-8."),
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One object per line."),
+            **errors(400),
+        },
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def export(self, request):
+        fmt = request.query_params.get("format") or "csv"
+        if fmt not in export.FORMATS:
+            raise ValidationError({"format": [f"Unknown format {fmt[:40]!r}; allowed: {', '.join(export.FORMATS)}."]})
+        queryset = self.filter_queryset(Drift.objects.order_by("-detected_at", "-id"))
+        response = StreamingHttpResponse(
+            (chunk.encode() for chunk in export.lines(queryset, fmt)), content_type=export.CONTENT_TYPES[fmt]
+        )
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response["Content-Disposition"] = f'attachment; filename="drifts-{stamp}.{fmt}"'
+        response["Cache-Control"] = "no-store"
+        return response
 
     @extend_schema(
         summary="Trigger a drift scan",

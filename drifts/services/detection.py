@@ -9,6 +9,7 @@ from providers import services as provider_services
 from providers.collectors import scan_units
 from providers.models import Provider
 
+from .. import metrics as drift_metrics
 from ..models import DetectionJob, JobStatus, JobUnit
 from . import jobs
 
@@ -69,6 +70,7 @@ def _create_job(targets: list[Provider], *, trigger: str, user, single: bool) ->
         )
         job.units_total = len(units)
         job.save(update_fields=["units_total"])
+        drift_metrics.record_scan_started(trigger)
         unit_ids = [u.pk for u in units]
         # Sent after the commit, so a worker never looks for a unit that is not there yet. A broker that
         # is down does not fail the request: the units wait, and the supervisor sends them when it is back.

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from providers import services as provider_services
 
+from .. import metrics as drift_metrics
 from ..models import UNFINISHED_UNIT_STATUSES, DetectionJob, JobStatus, JobUnit, UnitStatus
 from . import scan
 from .scan import UnitCounts, UnitOutcome
@@ -67,6 +68,17 @@ def describe_error(exc: BaseException) -> str:
     return provider_services.describe_error(exc)[:500]
 
 
+def error_code(exc: BaseException) -> str:
+    """A bounded label for a failure: the AWS error code, else the exception's type."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return "TimeLimitExceeded"
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or "ClientError")[:64]
+    return type(exc).__name__
+
+
 # --- Running one unit -----------------------------------------------------------------------------------
 
 
@@ -104,7 +116,7 @@ def scan_unit(unit_id: int, *, attempt: int | None = None, may_retry: bool = Fal
         logger.warning("scan unit failed: %s", describe_error(exc), extra={"unit_id": unit_id})
         if held is not None:
             unit = JobUnit.objects.get(pk=unit_id)
-            _finish(unit, held, UnitStatus.FAILED, UnitOutcome(errors=[describe_error(exc)]))
+            _finish(unit, held, UnitStatus.FAILED, UnitOutcome(errors=[describe_error(exc)]), error_code(exc))
 
 
 def _claim(unit_id: int, attempt: int | None) -> int | None:
@@ -191,14 +203,17 @@ def _log_fields(unit: JobUnit) -> dict:
     }
 
 
-def _finish(unit: JobUnit, attempt: int | None, status: str, outcome: UnitOutcome) -> None:
-    """Mark the unit done if this attempt still holds it, then let whoever finishes last finalize the job."""
+def _finish(unit: JobUnit, attempt: int | None, status: str, outcome: UnitOutcome, code: str = "") -> None:
+    """Mark the unit done if this attempt still holds it, then let whoever finishes last finalize the job.
+
+    `code` labels a failure in the metrics (an AWS error code or an exception type)."""
     mine = Q(attempt=attempt) if attempt is not None else Q()
     counts = outcome.counts
+    now = timezone.now()
     with transaction.atomic():
         done = JobUnit.objects.filter(mine, pk=unit.pk, status__in=UNFINISHED_UNIT_STATUSES).update(
             status=status,
-            finished_at=timezone.now(),
+            finished_at=now,
             lease_expires_at=None,
             resources_total=counts.total,
             resources_scanned=counts.scanned,
@@ -209,6 +224,15 @@ def _finish(unit: JobUnit, attempt: int | None, status: str, outcome: UnitOutcom
         )
         if done and outcome.errors:
             _add_job_errors(unit.job_id, [_error_entry(unit, message) for message in outcome.errors])
+        if done:
+            drift_metrics.record_unit_finished(
+                unit.resource_type,
+                status,
+                started_at=unit.started_at,
+                finished_at=now,
+                scanned=counts.scanned,
+                error_code=code,
+            )
     if not done:
         return
     refresh_job_counters(unit.job_id)
@@ -233,11 +257,11 @@ def _add_job_errors(job_id: int, entries: list[dict]) -> None:
         job.save(update_fields=["errors"])
 
 
-def fail_unit(unit_id: int, message: str) -> None:
+def fail_unit(unit_id: int, message: str, code: str = "Interrupted") -> None:
     """Fail an unfinished unit from outside its run, finalizing the job if it was the last one."""
     unit = JobUnit.objects.filter(pk=unit_id).first()
     if unit is not None:
-        _finish(unit, None, UnitStatus.FAILED, UnitOutcome(errors=[message]))
+        _finish(unit, None, UnitStatus.FAILED, UnitOutcome(errors=[message]), code)
 
 
 # --- Sending units to workers ---------------------------------------------------------------------------
@@ -309,6 +333,12 @@ def finalize_job(job_id: int) -> bool:
         refresh_job_counters(job_id)
         scanned = set(units.values_list("provider_id", flat=True))
         provider_services.release_scan_lock(job_id, scanned_provider_ids=scanned, now=now)
+        trigger = DetectionJob.objects.filter(pk=job_id).values_list("trigger", flat=True).get()
+        drift_metrics.record_scan_finished(trigger, final)
+        # A provider's scan succeeded when every unit of it did, without per-resource errors.
+        unclean = Count("id", filter=~Q(status=UnitStatus.SUCCEEDED) | ~Q(error=""))
+        per_provider = units.values("provider_id").annotate(unclean=unclean).order_by()
+        drift_metrics.record_provider_success([r["provider_id"] for r in per_provider if not r["unclean"]], now)
     logger.info("detection job finished: %s", final, extra={"job_id": job_id})
     return True
 
@@ -338,10 +368,10 @@ def _expired_leases(now) -> list[int]:
     """Running units whose lease ran out: back to pending (to be sent again), or failed past the limit."""
     resend = []
     expired = JobUnit.objects.filter(status=UnitStatus.RUNNING, lease_expires_at__lt=now, job__status=JobStatus.RUNNING)
-    for unit in expired.only("id", "attempt", "job_id", "provider_id", "region", "resource_type"):
+    for unit in expired.only("id", "attempt", "job_id", "provider_id", "region", "resource_type", "started_at"):
         if unit.attempt >= settings.DRIFTWATCH_UNIT_MAX_ATTEMPTS:
             message = f"Worker lost while running this unit ({unit.attempt} attempts); giving up."
-            _finish(unit, unit.attempt, UnitStatus.FAILED, UnitOutcome(errors=[message]))
+            _finish(unit, unit.attempt, UnitStatus.FAILED, UnitOutcome(errors=[message]), "WorkerLost")
             continue
         released = JobUnit.objects.filter(
             pk=unit.pk, status=UnitStatus.RUNNING, attempt=unit.attempt, lease_expires_at__lt=now
@@ -398,6 +428,8 @@ def reap_stale_jobs(max_age_minutes: int | None = None) -> list[int]:
                 message = f"Job did not finish within {age} minutes; marked failed by the reaper."
                 _add_job_errors(job_id, [_error_entry(None, message)])
                 provider_services.release_scan_lock(job_id)
+                trigger = DetectionJob.objects.filter(pk=job_id).values_list("trigger", flat=True).get()
+                drift_metrics.record_scan_finished(trigger, JobStatus.FAILED)
                 reaped.append(job_id)
         refresh_job_counters(job_id)
     if reaped:

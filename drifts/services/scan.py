@@ -13,6 +13,7 @@ from providers import services as provider_services
 from providers.collectors import COLLECTORS, GLOBAL_REGION
 
 from .. import diff as diff_engine
+from .. import metrics as drift_metrics
 from .. import rules
 from ..models import OPEN_STATUSES, Drift, DriftEvent, DriftStatus, IgnoreRule, JobUnit, Resolution
 from .triage import move_drifts
@@ -58,7 +59,14 @@ def collect_and_record(
     baseline. Resources the collector could not read are kept as they were and reported as errors.
     """
     started = timezone.now()
-    result = COLLECTORS[unit.resource_type](provider_services.aws_clients(unit.provider), unit.region)
+    clients = provider_services.aws_clients(unit.provider)
+    try:
+        result = COLLECTORS[unit.resource_type](clients, unit.region)
+    finally:
+        # Counted whether the collector succeeded or not: failing calls and throttles are the ones to see.
+        drift_metrics.record_aws_usage(
+            clients.calls_by_operation.items(), clients.attempts_by_operation, clients.throttles_by_operation
+        )
     recorder = _Recorder(unit)
     recorder.counts.total = len(result.resources) + len(result.failed)
     progress = on_progress or (lambda counts: None)

@@ -333,6 +333,7 @@ ENDPOINTS = {
     ("PATCH", "drifts/<pk>"): Access("triage", "drifts.change_drift"),
     ("POST", "drifts/<pk>/resolve"): Access("triage", "drifts.change_drift"),
     ("GET", "drifts/summary"): Access("read", "drifts.view_drift"),
+    ("GET", "drifts/export"): Access("read", "drifts.view_drift"),
     ("POST", "drifts/detect"): Access("triage", "drifts.add_detectionjob"),
     ("GET", "jobs"): Access("read", "drifts.view_detectionjob"),
     ("GET", "jobs/<pk>"): Access("read", "drifts.view_detectionjob"),

@@ -30,6 +30,26 @@ R = TypeVar("R")
 
 GLOBAL_REGION = "global"
 
+# Error codes (and HTTP 429) by which AWS says "slow down"; botocore retries them with backoff.
+THROTTLING_ERROR_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "RequestThrottled",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+
 
 @dataclass
 class CollectedResource:
@@ -69,7 +89,9 @@ class AwsClients:
     """One boto3 Session per task; clients created once (under a lock) and shared by a bounded thread pool.
 
     `max_attempts` goes to botocore's retries config as is, where it counts retries: a request is tried
-    at most max_attempts + 1 times. `calls` counts API operations, `attempts` HTTP requests incl. retries.
+    at most max_attempts + 1 times. `calls` counts API operations, `attempts` HTTP requests incl. retries;
+    the `*_by_operation` counters hold the same per "service.Operation", and `throttles_by_operation` the
+    answers that were throttling errors (each one retried by botocore, or the call's final error).
     """
 
     def __init__(
@@ -97,6 +119,8 @@ class AwsClients:
         self.attempts = 0
         self.calls_by_operation: Counter[str] = Counter()
         self._account_id: str | None = None
+        self.attempts_by_operation: Counter[str] = Counter()
+        self.throttles_by_operation: Counter[str] = Counter()
 
     def client(self, service: str, region: str | None = None) -> Any:
         """Return the shared client for (service, region), creating it on first use."""
@@ -118,6 +142,7 @@ class AwsClients:
             client.meta.events.register("before-parse", _refuse_non_json_success)
             client.meta.events.register("before-parameter-build", self._count_call)
             client.meta.events.register("request-created", self._count_attempt)
+            client.meta.events.register("response-received", self._count_throttle)
             self._clients[key] = client
             return client
 
@@ -133,9 +158,21 @@ class AwsClients:
             self.calls += 1
             self.calls_by_operation[operation] += 1
 
-    def _count_attempt(self, **kwargs: Any) -> None:
+    def _count_attempt(self, event_name: str = "", **kwargs: Any) -> None:
+        operation = event_name.split(".", 1)[1] if "." in event_name else event_name
         with self._count_lock:
             self.attempts += 1
+            self.attempts_by_operation[operation] += 1
+
+    def _count_throttle(
+        self, event_name: str = "", parsed_response: Any = None, response_dict: Any = None, **kwargs: Any
+    ) -> None:
+        status = (response_dict or {}).get("status_code")
+        code = ((parsed_response or {}).get("Error") or {}).get("Code")
+        if status == 429 or code in THROTTLING_ERROR_CODES:
+            operation = event_name.split(".", 1)[1] if "." in event_name else event_name
+            with self._count_lock:
+                self.throttles_by_operation[operation] += 1
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """Run fn over items in a bounded thread pool; results keep item order, the first error is raised."""

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class DriftsConfig(AppConfig):
+    """The drifts app; adds its gauges (findings, running work, scan times) to /metrics."""
+
+    name = "drifts"
+
+    def ready(self) -> None:
+        from driftwatch import metrics
+
+        from . import metrics as drift_metrics
+
+        metrics.register_collector(drift_metrics.collect)
