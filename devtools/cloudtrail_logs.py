@@ -187,14 +187,8 @@ def change_record(change: dict, identity: dict, when: datetime | None = None) ->
         params = {"bucketName": bucket, "tagging": "", "Host": f"{bucket}.s3.amazonaws.com"}
         return record("PutBucketTagging", "s3.amazonaws.com", region, identity, params, when=when)
     if kind == "ec2_security_group":
-        params = {
-            "groupId": arn,
-            "ipPermissions": {
-                "items": [
-                    {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
-                ]
-            },
-        }
+        rule = {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
+        params = {"groupId": arn, "ipPermissions": {"items": [rule]}}
         response = {"_return": True, "securityGroupRuleSet": {"items": [{"groupId": arn, "isEgress": False}]}}
         return record(
             "AuthorizeSecurityGroupIngress",
