@@ -388,7 +388,7 @@ def _record_unavailable(drifts, reason, now, outcome, reasons=None) -> None:
                 "resource_type": drift.resource_type,
                 "message": drift.attribution_reason,
             }
-            warnings[drift.job_id][tuple(entry.values())] = entry
+            warnings[drift.job_id][_warning_key(entry)] = entry
     Drift.objects.bulk_update(
         drifts, ["attribution_status", "attribution_reason", "attribution_attempts", "attribution_next_at"]
     )
@@ -403,9 +403,14 @@ def add_job_warnings(job_id: int, entries: list[dict]) -> list[dict]:
         job = DetectionJob.objects.select_for_update().only("warnings").filter(pk=job_id).first()
         if job is None:
             return []
-        existing = {tuple(w.values()) for w in job.warnings or [] if isinstance(w, dict)}
-        new = [e for e in entries if tuple(e.values()) not in existing]
+        existing = {_warning_key(w) for w in job.warnings or [] if isinstance(w, dict)}
+        new = [e for e in entries if _warning_key(e) not in existing]
         if new:
             job.warnings = (job.warnings or []) + new
             job.save(update_fields=["warnings"])
     return new
+
+
+def _warning_key(entry: dict) -> tuple:
+    # Named fields, not dict order: JSONB gives keys back in its own order.
+    return tuple(entry.get(name) for name in ("provider_id", "region", "resource_type", "message"))
