@@ -4,7 +4,46 @@ from rest_framework import serializers
 
 from driftwatch.api.serializers import AnyJSONField, DiffChangeSerializer, StrictSerializer, iso_utc
 
-from ..models import DriftStatus, Resolution
+from ..models import AttributionStatus, DriftStatus, Resolution
+
+
+class ActorPartsSerializer(serializers.Serializer):
+    account_id = serializers.CharField(allow_null=True)
+    user_name = serializers.CharField(allow_null=True, help_text="IAM or Identity Center user; SSO session's user.")
+    role_name = serializers.CharField(allow_null=True, help_text="The assumed role (sessionContext.sessionIssuer).")
+    session_name = serializers.CharField(allow_null=True)
+    invoked_by = serializers.CharField(allow_null=True, help_text="The AWS service that made the call, if any.")
+
+
+class ChangedBySerializer(serializers.Serializer):
+    """Who made the change behind a drift, from the CloudTrail event that matched it."""
+
+    actor = serializers.CharField(help_text='One line: "alice@example.com via AWSReservedSSO_Admin_...", "bob".')
+    actor_arn = serializers.CharField(allow_null=True)
+    actor_type = serializers.CharField(
+        help_text="CloudTrail's userIdentity.type: IAMUser, AssumedRole, Root, AWSService, IdentityCenterUser, ..."
+    )
+    actor_parts = ActorPartsSerializer()
+    event_name = serializers.CharField(help_text="e.g. PutBucketPublicAccessBlock")
+    event_id = serializers.CharField(allow_null=True)
+    event_source = serializers.CharField(allow_null=True, help_text="e.g. s3.amazonaws.com")
+    event_time = serializers.DateTimeField()
+    aws_region = serializers.CharField(allow_null=True)
+    source_ip = serializers.CharField(allow_null=True)
+    user_agent = serializers.CharField(allow_null=True)
+    confidence = serializers.ChoiceField(
+        choices=["exact", "resource"],
+        help_text="exact: the event's name makes this very change; resource: another write to the same resource.",
+    )
+
+
+def attribution_fields(drift) -> dict:
+    """changed_by, and why it is null (pending, not found, unavailable: <reason>) when it is."""
+    return {
+        "changed_by": drift.changed_by,
+        "attribution_status": drift.attribution_status,
+        "attribution_reason": drift.attribution_reason or None,
+    }
 
 
 class DriftSerializer(serializers.Serializer):
@@ -21,6 +60,11 @@ class DriftSerializer(serializers.Serializer):
     baseline_value = AnyJSONField(allow_null=True)
     current_value = AnyJSONField(allow_null=True)
     detected_at = serializers.DateTimeField()
+    changed_by = ChangedBySerializer(allow_null=True, help_text="null until CloudTrail attribution finds the event.")
+    attribution_status = serializers.ChoiceField(choices=AttributionStatus.choices)
+    attribution_reason = serializers.CharField(
+        allow_null=True, help_text='Why changed_by is null, e.g. "attribution unavailable: access denied to ...".'
+    )
 
     def to_representation(self, drift) -> dict:
         # Built by hand: this runs for every row of every list page.
@@ -36,6 +80,7 @@ class DriftSerializer(serializers.Serializer):
             "baseline_value": drift.baseline_value,
             "current_value": drift.current_value,
             "detected_at": iso_utc(drift.detected_at),
+            **attribution_fields(drift),
         }
 
 

@@ -39,6 +39,9 @@ _LIST_FIELDS = (
     "baseline_value",
     "current_value",
     "detected_at",
+    "changed_by",
+    "attribution_status",
+    "attribution_reason",
 )
 
 
