@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from driftwatch.outbound import OutboundError, guard_boto_client
 from providers import services as provider_services
 from providers.collectors import GLOBAL_REGION, GLOBAL_RESOURCE_TYPES
 from providers.crypto import CredentialsError
@@ -184,6 +185,14 @@ def _run(provider: Provider, scope: Q, now: datetime, source_factory) -> Attribu
         except sources.AttributionUnavailable as exc:
             failed.update((t.key, exc.reason) for t in targets)
             continue
+        except OutboundError as exc:  # the guard refused the connection; its text is ours
+            failed.update((t.key, f"the outbound guard refused the call ({exc})"[:250]) for t in targets)
+            continue
+        except Exception as exc:
+            # Anything else (a bug, an odd answer) must not leave the drifts claimed, to crash again later.
+            logger.exception("attribution look-up failed", extra={"provider_id": provider.pk, "region": region})
+            failed.update((t.key, f"unexpected error ({type(exc).__name__})") for t in targets)
+            continue
         outcome.lookups += 1
         if truncated:
             truncated_regions.add(region)
@@ -208,21 +217,26 @@ def build_source(provider: Provider):
     """LookupEvents, or the trail's bucket when the provider names one."""
     try:
         clients = provider_services.aws_clients(provider, max_attempts=1)
-    except (provider_services.EndpointNotAllowed, CredentialsError, ValueError) as exc:
+    except (OutboundError, CredentialsError, ValueError) as exc:
         raise sources.AttributionUnavailable(f"the provider's AWS settings cannot be used ({exc})"[:200]) from None
     except (ClientError, BotoCoreError) as exc:
         raise sources.AttributionUnavailable(sources._explain(exc, "sts:AssumeRole")) from None
     session, endpoint = clients.session, clients.endpoint_url
     if provider.cloudtrail_bucket:
-        s3 = session.client(
-            "s3", region_name=clients.default_region, endpoint_url=endpoint, config=sources.client_config(2)
+        # Every connection through the outbound guard, as the scan's own clients.
+        s3 = guard_boto_client(
+            session.client(
+                "s3", region_name=clients.default_region, endpoint_url=endpoint, config=sources.client_config(2)
+            )
         )
         return sources.TrailBucketSource(
             s3, provider.cloudtrail_bucket, provider.cloudtrail_prefix, _account_id(provider, clients)
         )
 
     def cloudtrail(region: str) -> Any:
-        return session.client("cloudtrail", region_name=region, endpoint_url=endpoint, config=sources.client_config(1))
+        return guard_boto_client(
+            session.client("cloudtrail", region_name=region, endpoint_url=endpoint, config=sources.client_config(1))
+        )
 
     # Per account and region, as AWS counts; until providers know their account id, per provider.
     account = getattr(provider, "account_id", None) or f"provider-{provider.pk}"
