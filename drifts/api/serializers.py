@@ -37,10 +37,24 @@ class ChangedBySerializer(serializers.Serializer):
     )
 
 
+_CHANGED_BY_ORDER = tuple(ChangedBySerializer().fields)
+_PARTS_ORDER = tuple(ActorPartsSerializer().fields)
+
+
+def _ordered(document: dict | None, order: tuple) -> dict | None:
+    # The documented key order (JSONB hands keys back in its own); unknown keys follow.
+    if not isinstance(document, dict):
+        return document
+    return {**{k: document.get(k) for k in order if k in document}, **document}
+
+
 def attribution_fields(drift) -> dict:
     """changed_by, and why it is null (pending, not found, unavailable: <reason>) when it is."""
+    changed_by = _ordered(drift.changed_by, _CHANGED_BY_ORDER)
+    if changed_by and isinstance(changed_by.get("actor_parts"), dict):
+        changed_by["actor_parts"] = _ordered(changed_by["actor_parts"], _PARTS_ORDER)
     return {
-        "changed_by": drift.changed_by,
+        "changed_by": changed_by,
         "attribution_status": drift.attribution_status,
         "attribution_reason": drift.attribution_reason or None,
     }
