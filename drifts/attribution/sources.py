@@ -297,3 +297,40 @@ def _may_hold(key: str, start: datetime) -> bool:
         return True
     delivered = datetime.strptime(found.group(1), "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
     return delivered >= start - _DELIVERY_SLACK
+
+
+# --- LookupEvents, then the trails' buckets -------------------------------------------------------------------
+
+
+class FallbackSource:
+    """LookupEvents first; where it cannot answer (not implemented, access denied, ...), the buckets of the
+    account's own trails, as the scan collected them. The first bucket that holds the account's logs is kept
+    for the rest of the run."""
+
+    name = "lookup_events_then_trail_bucket"
+
+    def __init__(self, primary: Any, fallbacks: list[Callable[[], Any]]) -> None:
+        self.primary = primary
+        self.fallbacks = fallbacks
+        self._chosen: Any = None
+        self._primary_reason: str | None = None
+
+    def events(self, region: str, start: datetime, end: datetime) -> tuple[list[dict], bool]:
+        if self._chosen is not None:
+            return self._chosen.events(region, start, end)
+        if self._primary_reason is None:
+            try:
+                return self.primary.events(region, start, end)
+            except AttributionUnavailable as exc:
+                self._primary_reason = exc.reason
+        reasons = [self._primary_reason]
+        for make in self.fallbacks:
+            try:
+                source = make()
+                found = source.events(region, start, end)
+            except AttributionUnavailable as exc:
+                reasons.append(exc.reason)
+                continue
+            self._chosen = source
+            return found
+        raise AttributionUnavailable("; then ".join(reasons))

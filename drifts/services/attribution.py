@@ -26,7 +26,7 @@ from driftwatch.outbound import OutboundError, guard_boto_client
 from providers import services as provider_services
 from providers.collectors import GLOBAL_REGION, GLOBAL_RESOURCE_TYPES
 from providers.crypto import CredentialsError
-from providers.models import Provider
+from providers.models import Provider, Resource
 
 from ..attribution import catalogue, matcher, sources
 from ..attribution.ratelimit import lookup_limiter
@@ -105,6 +105,8 @@ def send_due(now: datetime | None = None) -> int:
     """Beat tick: one task per provider with due drifts; returns how many were sent."""
     from ..tasks import attribute_provider as task  # the task module imports this one
 
+    if not settings.DRIFTWATCH_ATTRIBUTION_ENABLED:
+        return 0
     sent = 0
     for provider_id in due_provider_ids(now):
         try:
@@ -240,13 +242,46 @@ def build_source(provider: Provider):
 
     # Per account and region, as AWS counts; until providers know their account id, per provider.
     account = getattr(provider, "account_id", None) or f"provider-{provider.pk}"
-    return sources.LookupEventsSource(
+    lookup = sources.LookupEventsSource(
         cloudtrail,
         lookup_limiter(),
         account,
         max_pages=settings.DRIFTWATCH_ATTRIBUTION_MAX_PAGES,
         throttle_retries=settings.DRIFTWATCH_ATTRIBUTION_THROTTLE_RETRIES,
     )
+    trails = scanned_trail_buckets(provider.pk)
+    if not trails:
+        return lookup
+
+    def bucket_source(bucket: str, prefix: str):
+        def make():
+            s3 = guard_boto_client(
+                session.client(
+                    "s3", region_name=clients.default_region, endpoint_url=endpoint, config=sources.client_config(2)
+                )
+            )
+            return sources.TrailBucketSource(s3, bucket, prefix, _account_id(provider, clients))
+
+        return make
+
+    return sources.FallbackSource(lookup, [bucket_source(bucket, prefix) for bucket, prefix in trails])
+
+
+def scanned_trail_buckets(provider_id: int, limit: int = 3) -> list[tuple[str, str]]:
+    """(bucket, prefix) of the provider's own trails as last scanned: logging, multi-region and org trails first."""
+    configs = Resource.objects.filter(
+        provider_id=provider_id, resource_type="cloudtrail_trail", deleted_at__isnull=True
+    ).values_list("config", flat=True)[:100]
+    ranked = sorted(
+        (c for c in configs if isinstance(c, dict) and c.get("S3BucketName")),
+        key=lambda c: (not c.get("IsLogging"), not c.get("IsMultiRegionTrail"), not c.get("IsOrganizationTrail")),
+    )
+    found: list[tuple[str, str]] = []
+    for config in ranked:
+        entry = (str(config["S3BucketName"]), str(config.get("S3KeyPrefix") or "").strip("/"))
+        if entry not in found:
+            found.append(entry)
+    return found[:limit]
 
 
 def _account_id(provider: Provider, clients) -> str:

@@ -342,3 +342,49 @@ def test_the_tick_sends_one_task_per_provider_with_due_drifts(bucket_provider, m
 
     monkeypatch.setattr(tasks.attribute_provider, "delay", lambda provider_id: sent.append(provider_id))
     assert attribution.send_due(now) == 1 and sent == [bucket_provider.pk]
+
+
+def test_without_a_bucket_setting_the_scanned_trails_bucket_answers_when_lookup_events_cannot(
+    moto_server, trail_bucket, logging_trail
+):
+    provider = make_provider(endpoint_url=moto_server)  # no cloudtrail_bucket: LookupEvents, which moto lacks
+    trail_config = {
+        "Name": "org",
+        "S3BucketName": trail_bucket,
+        "S3KeyPrefix": None,
+        "IsLogging": True,
+        "IsMultiRegionTrail": True,
+    }
+    make_resource(
+        provider,
+        resource_type="cloudtrail_trail",
+        name="org",
+        config=trail_config,
+        external_id="arn:aws:cloudtrail:us-east-1:123456789012:trail/org",
+    )
+    detected = datetime.now(UTC).replace(microsecond=0)
+    bucket = make_resource(provider)
+    previous_unit(provider, "s3_bucket", "global", detected - timedelta(minutes=30))
+    drift = pending_drift(bucket, detected)
+    record = pab_record(bucket.name, ct.assumed_role("terraform", "ci-991"), detected - timedelta(minutes=1))
+    ct.write_log_file(SeedClients(moto_server)("s3"), trail_bucket, [record], region="us-east-1")
+
+    out = attribution.attribute_provider(provider.pk, now=detected)
+    drift.refresh_from_db()
+    assert out.attributed == 1 and drift.changed_by["actor"] == "ci-991 via terraform"
+
+    # With no trail logs there either, the drift says why both failed.
+    other = make_provider(endpoint_url=moto_server)
+    make_resource(
+        other,
+        resource_type="cloudtrail_trail",
+        name="t",
+        config={**trail_config, "S3BucketName": "nope-x1"},
+        external_id="arn:aws:cloudtrail:us-east-1:123456789012:trail/t",
+    )
+    lost = pending_drift(make_resource(other), detected)
+    attribution.attribute_provider(other.pk, now=detected)
+    lost.refresh_from_db()
+    assert lost.attribution_status == "unavailable"
+    assert "LookupEvents in us-east-1 failed with a server error" in lost.attribution_reason
+    assert "then s3:ListBucket on nope-x1 failed: NoSuchBucket" in lost.attribution_reason
