@@ -367,7 +367,7 @@ if not all(d.isdigit() for d in DRIFTWATCH_ATTRIBUTION_RETRY_DELAYS):
     raise ImproperlyConfigured("DRIFTWATCH_ATTRIBUTION_RETRY_DELAYS must be comma-separated whole seconds")
 DRIFTWATCH_ATTRIBUTION_RETRY_DELAYS = sorted(int(d) for d in DRIFTWATCH_ATTRIBUTION_RETRY_DELAYS)
 # Clock margin on each side of the window (previous successful scan .. detection) searched for the event.
-DRIFTWATCH_ATTRIBUTION_SKEW_SECONDS = _env_int("DRIFTWATCH_ATTRIBUTION_SKEW_SECONDS", 60)
+DRIFTWATCH_ATTRIBUTION_SKEW_SECONDS = _env_int("DRIFTWATCH_ATTRIBUTION_SKEW_SECONDS", 30)
 # CloudTrail LookupEvents allows 2 requests per second per account and region; every worker shares this.
 DRIFTWATCH_CLOUDTRAIL_LOOKUP_RATE = _env_int("DRIFTWATCH_CLOUDTRAIL_LOOKUP_RATE", 2, minimum=1)
 # Pages of 50 events read per look-up window (newest first); a busier window is searched only this far.
