@@ -211,3 +211,35 @@ def change_record(change: dict, identity: dict, when: datetime | None = None) ->
         name = "StartLogging" if change["current"] else "StopLogging"
         return record(name, "cloudtrail.amazonaws.com", region, identity, {"name": arn}, when=when)
     raise ValueError(f"no CloudTrail record for a {kind} change")
+
+
+# People of the demo: one identity type each, in the order apply_changes makes its changes.
+DEMO_IDENTITIES = (
+    sso_user("alice@example.com", "AdministratorAccess"),
+    iam_user("bob"),
+    assumed_role("deploy-pipeline", "gha-run-4711"),
+    root(),
+    aws_service("cloudformation.amazonaws.com"),
+    identity_center_user("carol-7f3a"),
+    iam_user("dave"),
+)
+
+
+def trail_bucket(estate: dict) -> str:
+    """The bucket the estate's multi-region trail delivers to (the first region's logs bucket)."""
+    first = estate["regions"][0]
+    return next(b["id"] for b in estate["s3_bucket"] if b["kind"] == "logs" and b["region"] == first)
+
+
+def log_changes(s3: Any, estate: dict, changes: list[dict], when: datetime | None = None) -> list[str]:
+    """Write the CloudTrail records of apply_changes' calls to the estate's trail bucket; returns the keys."""
+    when = when or datetime.now(UTC)
+    by_region: dict[str, list[dict]] = {}
+    for index, change in enumerate(changes):
+        identity = DEMO_IDENTITIES[index % len(DEMO_IDENTITIES)]
+        rec = change_record(change, identity, when=when)
+        by_region.setdefault(rec["awsRegion"], []).append(rec)
+    bucket = trail_bucket(estate)
+    return [
+        write_log_file(s3, bucket, records, region=region, delivered=when) for region, records in sorted(by_region.items())
+    ]

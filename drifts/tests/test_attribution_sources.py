@@ -242,3 +242,30 @@ def test_a_bucket_without_the_accounts_logs_or_no_bucket_at_all_is_unavailable(s
         sources.TrailBucketSource(s3, bucket, "", ACCOUNT_ID).events("us-east-1", START, END)
     with pytest.raises(sources.AttributionUnavailable, match="s3:ListBucket on no-such-bucket failed: NoSuchBucket"):
         sources.TrailBucketSource(s3, "no-such-bucket", "", ACCOUNT_ID).events("us-east-1", START, END)
+
+
+def test_the_demo_delivers_its_changes_calls_to_the_trail_bucket(s3, bucket):
+    estate = {"regions": ["us-east-1"], "s3_bucket": [{"id": bucket, "kind": "logs", "region": "us-east-1"}]}
+    changes = [
+        {
+            "resource_type": "s3_bucket",
+            "external_id": "arn:aws:s3:::locked",
+            "region": "us-east-1",
+            "path": "PublicAccessBlock.BlockPublicAcls",
+            "current": False,
+        },
+        {
+            "resource_type": "iam_role",
+            "external_id": "arn:aws:iam::123456789012:role/app",
+            "region": "global",
+            "path": 'AttachedManagedPolicies["arn:aws:iam::aws:policy/AdministratorAccess"]',
+            "current": "arn:aws:iam::aws:policy/AdministratorAccess",
+        },
+    ]
+    keys = ct.log_changes(s3, estate, changes, when=NOW - timedelta(minutes=1))
+    assert len(keys) == 1 and keys[0].startswith(f"AWSLogs/{ACCOUNT_ID}/CloudTrail/us-east-1/")
+    records, _ = sources.TrailBucketSource(s3, bucket, "", ACCOUNT_ID, now=lambda: NOW).events("us-east-1", START, END)
+    assert [(r["eventName"], r["userIdentity"]["type"]) for r in records] == [
+        ("PutBucketPublicAccessBlock", "AssumedRole"),
+        ("AttachRolePolicy", "IAMUser"),
+    ]
