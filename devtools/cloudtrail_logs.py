@@ -241,5 +241,6 @@ def log_changes(s3: Any, estate: dict, changes: list[dict], when: datetime | Non
         by_region.setdefault(rec["awsRegion"], []).append(rec)
     bucket = trail_bucket(estate)
     return [
-        write_log_file(s3, bucket, records, region=region, delivered=when) for region, records in sorted(by_region.items())
+        write_log_file(s3, bucket, records, region=region, delivered=when)
+        for region, records in sorted(by_region.items())
     ]
