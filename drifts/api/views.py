@@ -222,7 +222,10 @@ class ResourceDriftViewSet(viewsets.GenericViewSet):
     def list(self, request, pk=None):
         resource = get_object_or_404(Resource.objects.only("pk"), pk=pk)
         queryset = (
-            Drift.objects.select_related("resource").filter(resource_id=resource.pk).order_by("-detected_at", "-id")
+            Drift.objects.select_related("resource")
+            .only(*_LIST_FIELDS)
+            .filter(resource_id=resource.pk)
+            .order_by("-detected_at", "-id")
         )
         filterset = DriftFilter(request.query_params, queryset=queryset, request=request)
         if not filterset.is_valid():
