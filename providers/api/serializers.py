@@ -18,7 +18,7 @@ _ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # S3's "safe" key characters; the trail's S3KeyPrefix, without leading or trailing slashes.
-_KEY_PREFIX = re.compile(r"^[\w!.*'()/-]{1,200}$")
+_KEY_PREFIX = re.compile(r"^[\w!.*'()/-]{1,200}$", re.ASCII)
 
 
 @lru_cache(maxsize=1)
