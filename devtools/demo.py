@@ -247,6 +247,17 @@ def banner(base_url: str, password: str | None, token: str | None) -> list[str]:
     return lines
 
 
+def _log_changes(endpoint_url: str, estate: dict, changes: list[dict], say: Say) -> None:
+    """Deliver the changes' CloudTrail events to the trail's bucket, so attribution names who made them."""
+    from devtools.cloudtrail_logs import log_changes
+    from devtools.fake_aws import SeedClients
+
+    try:
+        log_changes(SeedClients(endpoint_url)("s3"), estate, changes)
+    except Exception as exc:  # the demo goes on without attribution rather than stop
+        say(f"could not write the demo's CloudTrail log files ({type(exc).__name__}); drifts stay unattributed")
+
+
 def run_demo(
     endpoint_url: str,
     *,
@@ -293,6 +304,7 @@ def run_demo(
         estate["changes_applied"] = True
         _save_estate(estate)
         say(f"made {len(changes)} changes in the demo account: " + "; ".join(c["description"] for c in changes))
+        _log_changes(endpoint_url, estate, changes, say)
         jobs.append(scan(provider, say, scan_timeout, stop))
 
     counts = open_by_severity(provider)

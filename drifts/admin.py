@@ -21,6 +21,7 @@ from .admin_paginator import EstimatedCountPaginator
 from .models import (
     OPEN_STATUSES,
     TRANSITIONS,
+    AttributionStatus,
     DetectionJob,
     Drift,
     DriftStatus,
@@ -61,6 +62,35 @@ def report_moves(request: HttpRequest, moved: list[int], refused: dict[int, str]
     messages.add_message(request, level, text + ".")
 
 
+class ChangedByFilter(admin.SimpleListFilter):
+    """Filter by actor: the most frequent recent actors as choices; ?changed_by=<text> matches any substring."""
+
+    title = "changed by"
+    parameter_name = "changed_by"
+    # Choices come from the newest attributed drifts only, so the sidebar never scans the whole table.
+    SAMPLE = 1000
+
+    def lookups(self, request, model_admin):
+        recent = (
+            Drift.objects.filter(attribution_status=AttributionStatus.ATTRIBUTED)
+            .order_by("-id")
+            .values_list("changed_by__actor", flat=True)[: self.SAMPLE]
+        )
+        counts: dict[str, int] = {}
+        for actor in recent:
+            if actor:
+                counts[actor] = counts.get(actor, 0) + 1
+        top = sorted(counts, key=lambda a: (-counts[a], a))[:20]
+        current = self.value()
+        if current and current not in top:
+            top.append(current)  # a typed-in value stays visible as the selected choice
+        return [(actor, actor) for actor in top]
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()[:200]
+        return queryset.filter(changed_by__actor__icontains=value) if value else queryset
+
+
 @admin.register(Drift)
 class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Findings, newest first; read-only except triage moves, which go through drifts.services."""
@@ -72,6 +102,7 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status_badge",
         "resource_cell",
         "provider",
+        "changed_by_cell",
         "age",
     )
     list_display_links = ("id", "summary")
@@ -81,6 +112,8 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "provider",
         ResourceTypeFilter,
+        ChangedByFilter,
+        "attribution_status",
         ("detected_at", admin.DateFieldListFilter),
     )
     search_fields = ("resource__name", "summary")
@@ -138,7 +171,7 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         match = getattr(request, "resolver_match", None)
         if match is not None and match.url_name == "drifts_drift_changelist":
             # A list row needs none of the JSON documents; a resource config can be large.
-            qs = qs.defer("resource__config", "diff", "baseline_value", "current_value")
+            qs = qs.defer("resource__config", "diff", "baseline_value", "current_value", "attribution_event")
         return qs
 
     # --- list columns ------------------------------------------------------------------------------------
@@ -172,6 +205,14 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}">{}</a><br><span class="dw-muted">{}</span>', url, obj.resource.name, obj.resource_type
         )
+
+    @admin.display(description="changed by")
+    def changed_by_cell(self, obj: Drift) -> str:
+        if obj.changed_by:
+            return format_html(
+                '{}<br><span class="dw-muted">{}</span>', obj.changed_by.get("actor"), obj.changed_by.get("event_name")
+            )
+        return format_html('<span class="dw-muted">{}</span>', obj.get_attribution_status_display())
 
     @admin.display(description="age", ordering="detected_at")
     def age(self, obj: Drift) -> str:
@@ -299,6 +340,8 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "diff_right_label": right_label,
             "other_open_drifts": list(others),
             "events": list(drift.events.select_related("actor").order_by("at", "id")),
+            "changed_by": drift.changed_by,
+            "attribution_event_json": pretty_json(drift.attribution_event) if drift.attribution_event else None,
             "triage_moves": self._moves(drift),
             "can_triage": self.has_triage_permission(request) and drift.status in OPEN_STATUSES,
             "triage_url": reverse("admin:drifts_drift_triage", args=[drift.pk]),
@@ -421,6 +464,7 @@ class DetectionJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "drifts_updated",
         "drifts_resolved",
         "errors_table",
+        "warnings_table",
     )
     readonly_fields = fields
 
@@ -453,21 +497,31 @@ class DetectionJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="errors")
     def errors_table(self, obj: DetectionJob) -> str:
-        if not obj.errors:
-            return "None"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (e.get("provider_id") or "—", e.get("region") or "—", e.get("resource_type") or "—", e.get("message"))
-                for e in obj.errors
-            ),
-        )
-        return format_html(
-            '<table class="dw-table"><thead><tr><th>provider</th><th>region</th><th>resource type</th>'
-            "<th>message</th></tr></thead><tbody>{}</tbody></table>",
-            rows,
-        )
+        return _entries_table(obj.errors)
+
+    @admin.display(description="warnings")
+    def warnings_table(self, obj: DetectionJob) -> str:
+        return _entries_table(obj.warnings)
+
+
+def _entries_table(entries) -> str:
+    """A job's errors or warnings as a table."""
+    if not entries:
+        return "None"
+    entries = [e if isinstance(e, dict) else {"message": str(e)} for e in entries]
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (e.get("provider_id") or "—", e.get("region") or "—", e.get("resource_type") or "—", e.get("message"))
+            for e in entries
+        ),
+    )
+    return format_html(
+        '<table class="dw-table"><thead><tr><th>provider</th><th>region</th><th>resource type</th>'
+        "<th>message</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )
 
 
 class IgnoreRuleForm(forms.ModelForm):

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from django.db import transaction
 from django.db.models import Case, Expression, F, Func, QuerySet, TextField, Value, When
-from django.db.models.functions import Cast, Coalesce, Replace, Substr
+from django.db.models.functions import Cast, Coalesce, NullIf, Replace, Substr
 from django.db.models.lookups import In
 
 FORMATS = ("csv", "ndjson")
@@ -39,6 +39,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("baseline_value", "json"),
     ("current_value", "json"),
     ("detected_at", "time"),
+    ("changed_by", "json"),
+    ("attribution_status", "enum"),
+    ("attribution_reason", "text"),
     ("provider_id", "int"),
     ("provider_name", "text"),
     ("path", "text"),
@@ -79,7 +82,9 @@ class _JsonText(Func):
         return super().as_sql(compiler, connection, template="JSON_QUOTE(%(expressions)s)", **extra_context)
 
 
-def _source(name: str) -> F:
+def _source(name: str) -> Expression:
+    if name == "attribution_reason":
+        return NullIf(F(name), Value(""))  # the API shows no reason as null, not ""
     return F(_SOURCES.get(name, name))
 
 

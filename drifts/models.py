@@ -41,6 +41,16 @@ class Resolution(models.TextChoices):
     REVERTED = "reverted", "Reverted"
 
 
+class AttributionStatus(models.TextChoices):
+    """Where finding out who made a drift's change stands (see drifts/services/attribution.py)."""
+
+    NOT_ATTEMPTED = "not_attempted", "Not attempted"  # drifts from before attribution, or with it turned off
+    PENDING = "pending", "Pending"  # waiting for its first look-up, or for CloudTrail to deliver the event
+    ATTRIBUTED = "attributed", "Attributed"
+    NOT_FOUND = "not_found", "Not found"  # every try came back without a matching event
+    UNAVAILABLE = "unavailable", "Unavailable"  # the look-up itself failed (access denied, no trail, ...)
+
+
 class Drift(models.Model):
     """One attribute of one resource that differs from its baseline."""
 
@@ -67,6 +77,19 @@ class Drift(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolution = models.CharField(max_length=32, choices=Resolution.choices, null=True, blank=True)
+    # Who made the change, from CloudTrail: written by the attribution task after the scan, never by it.
+    attribution_status = models.CharField(
+        max_length=16, choices=AttributionStatus.choices, default=AttributionStatus.NOT_ATTEMPTED
+    )
+    # Why there is no changed_by (pending, not found, unavailable: <reason>); empty once attributed.
+    attribution_reason = models.CharField(max_length=300, blank=True, default="")
+    attribution_attempts = models.PositiveSmallIntegerField(default=0)
+    # When a pending drift is next looked up (also the lease of a worker looking it up now).
+    attribution_next_at = models.DateTimeField(null=True, blank=True)
+    # {actor, actor_arn, actor_type, event_name, event_id, event_time, source_ip, user_agent, confidence, ...}
+    changed_by = models.JSONField(null=True, blank=True)
+    # The matching CloudTrail record as delivered, for the admin; never part of a list query.
+    attribution_event = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-detected_at", "-id"]
@@ -107,6 +130,12 @@ class Drift(models.Model):
             models.Index(fields=["drift_type", "-detected_at", "-id"], name="drift_type_idx"),
             # GET /drifts?resource_type=
             models.Index(fields=["resource_type", "-detected_at", "-id"], name="drift_resource_type_idx"),
+            # The attribution tick: pending drifts whose next look-up is due (a few among millions).
+            models.Index(
+                fields=["attribution_next_at"],
+                condition=models.Q(attribution_status="pending"),
+                name="drift_attribution_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -165,6 +194,8 @@ class DetectionJob(models.Model):
     drifts_updated = models.PositiveIntegerField(default=0)
     drifts_resolved = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+    # Problems that do not change the scan's result (attribution unavailable, ...); same shape as errors.
+    warnings = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -236,6 +267,12 @@ class JobUnit(models.Model):
                 fields=["status", "lease_expires_at"],
                 condition=models.Q(status__in=["pending", "running"]),
                 name="jobunit_unfinished_idx",
+            ),
+            # Attribution's window: the scope's last successful unit that finished before a detection.
+            models.Index(
+                fields=["provider", "resource_type", "region", "-finished_at"],
+                condition=models.Q(status="succeeded"),
+                name="jobunit_scope_history_idx",
             ),
         ]
 

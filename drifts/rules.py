@@ -220,6 +220,15 @@ def _path_matches(pattern: list[str], parts: list[str]) -> bool:
     return bool(parts) and head in ("*", parts[0]) and _path_matches(rest, parts[1:])
 
 
+def pattern_matches(pattern: str, path: str) -> bool:
+    """True when a catalogue path pattern (`PublicAccessBlock.*`, `IngressRules[*]`, `Tags.**`) covers a path."""
+    try:
+        parts = split_path(path)
+    except ValueError:
+        return False
+    return _path_matches(_pattern_parts(pattern), parts)
+
+
 S3, SG, IAM, RDS, KMS, TRAIL = (
     "s3_bucket",
     "ec2_security_group",

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from .services import detection, jobs
+from .services import attribution, detection, jobs
 
 _UNIT_LIMIT = settings.DRIFTWATCH_UNIT_TIME_LIMIT
 
@@ -50,3 +50,36 @@ def schedule_due_scans() -> None:
 def reap_stale_jobs() -> None:
     """Beat tick: fail jobs that outlived the job timeout whatever their units say."""
     jobs.reap_stale_jobs()
+
+
+# Attribution waits on CloudTrail's rate limit, never on a scan: bounded, and never retried by Celery (the
+# service retries throttling itself and the beat tick retries what is still pending).
+_ATTRIBUTION_LIMIT = 300
+
+
+@shared_task(
+    name="drifts.attribute_unit",
+    ignore_result=True,
+    soft_time_limit=_ATTRIBUTION_LIMIT,
+    time_limit=_ATTRIBUTION_LIMIT + 60,
+)
+def attribute_unit(unit_id: int) -> None:
+    """Find who made the changes behind the new drifts a unit recorded (CloudTrail)."""
+    attribution.attribute_unit(unit_id)
+
+
+@shared_task(
+    name="drifts.attribute_provider",
+    ignore_result=True,
+    soft_time_limit=_ATTRIBUTION_LIMIT,
+    time_limit=_ATTRIBUTION_LIMIT + 60,
+)
+def attribute_provider(provider_id: int) -> None:
+    """Try again the provider's pending attributions that are due."""
+    attribution.attribute_provider(provider_id)
+
+
+@shared_task(name="drifts.attribution_tick", ignore_result=True, time_limit=120)
+def attribution_tick() -> None:
+    """Beat tick: send the due pending attributions (late CloudTrail events, lost messages)."""
+    attribution.send_due()

@@ -24,4 +24,6 @@ def _beat_schedule(sender: Celery, **kwargs) -> None:
         "schedule-due-scans": {"task": "drifts.schedule_due_scans", "schedule": 60.0},
         # Last resort: fail jobs older than DRIFTWATCH_JOB_TIMEOUT_MINUTES whatever their units say.
         "reap-stale-jobs": {"task": "drifts.reap_stale_jobs", "schedule": 300.0},
+        # Attribution retries: pending drifts whose CloudTrail event had not arrived at detection, and lost sends.
+        "attribution-tick": {"task": "drifts.attribution_tick", "schedule": 60.0},
     }

@@ -403,6 +403,27 @@ try:
     ]
 except ValueError as exc:
     raise ImproperlyConfigured(f"DRIFTWATCH_METRICS_ALLOWED_IPS must be addresses or networks: {exc}") from None
+# --- Attribution (who made each change, from CloudTrail) -----------------------------------------------
+# Look up who made each new drift's change after its unit is recorded (its own task; never the scan's).
+DRIFTWATCH_ATTRIBUTION_ENABLED = _env_bool("DRIFTWATCH_ATTRIBUTION_ENABLED", True)
+# Seconds after detection at which a look-up that found nothing tries again: CloudTrail delivers events
+# 5 to 15 minutes after the call. Past the last one the drift is "not_found".
+DRIFTWATCH_ATTRIBUTION_RETRY_DELAYS = _env_list("DRIFTWATCH_ATTRIBUTION_RETRY_DELAYS", ["300", "900", "3600"])
+if not all(d.isdigit() for d in DRIFTWATCH_ATTRIBUTION_RETRY_DELAYS):
+    raise ImproperlyConfigured("DRIFTWATCH_ATTRIBUTION_RETRY_DELAYS must be comma-separated whole seconds")
+DRIFTWATCH_ATTRIBUTION_RETRY_DELAYS = sorted(int(d) for d in DRIFTWATCH_ATTRIBUTION_RETRY_DELAYS)
+# Clock margin on each side of the window (previous successful scan .. detection) searched for the event.
+DRIFTWATCH_ATTRIBUTION_SKEW_SECONDS = _env_int("DRIFTWATCH_ATTRIBUTION_SKEW_SECONDS", 30)
+# CloudTrail LookupEvents allows 2 requests per second per account and region; every worker shares this.
+DRIFTWATCH_CLOUDTRAIL_LOOKUP_RATE = _env_int("DRIFTWATCH_CLOUDTRAIL_LOOKUP_RATE", 2, minimum=1)
+# Pages of 50 events read per look-up window (newest first); a busier window is searched only this far.
+DRIFTWATCH_ATTRIBUTION_MAX_PAGES = _env_int("DRIFTWATCH_ATTRIBUTION_MAX_PAGES", 20, minimum=1)
+# Quick retries of a throttled LookupEvents call (each waits its turn under the shared rate limit).
+DRIFTWATCH_ATTRIBUTION_THROTTLE_RETRIES = _env_int("DRIFTWATCH_ATTRIBUTION_THROTTLE_RETRIES", 4)
+# Where the shared rate limit lives: the Redis broker (or cache) when there is one; empty means per process.
+DRIFTWATCH_REDIS_URL = os.environ.get("DRIFTWATCH_REDIS_URL") or next(
+    (url for url in (CELERY_BROKER_URL, REDIS_CACHE_URL) if urlparse(url).scheme in {"redis", "rediss"}), ""
+)
 
 # --- Logging -----------------------------------------------------------------------------------------
 LOG_FORMAT = os.environ.get("DRIFTWATCH_LOG_FORMAT", "text")

@@ -168,6 +168,14 @@ class ProviderAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "kind", "regions", "enabled", "scan_interval_minutes", "max_concurrency")}),
         ("Connection", {"fields": ("endpoint_url", "role_arn", "external_id")}),
         (
+            "CloudTrail attribution",
+            {
+                "fields": ("cloudtrail_bucket", "cloudtrail_prefix"),
+                "description": "The S3 bucket (and key prefix) of the account's trail, usually an organization "
+                "trail: who-changed-it is read from its log files. Empty: CloudTrail LookupEvents.",
+            },
+        ),
+        (
             "Credentials",
             {
                 "fields": ("has_credentials_flag", "access_key_id", "secret_access_key", "clear_credentials"),

@@ -40,6 +40,10 @@ class Provider(models.Model):
     # Size of the thread pool for per-resource API calls: lower it for accounts that share their
     # API quota with production.
     max_concurrency = models.PositiveSmallIntegerField(default=8)
+    # Where the account's CloudTrail trail (an organization trail, typically) delivers its log files:
+    # attribution reads them there instead of calling LookupEvents. Empty: use LookupEvents.
+    cloudtrail_bucket = models.CharField(max_length=63, blank=True, default="")
+    cloudtrail_prefix = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     last_scanned_at = models.DateTimeField(null=True, blank=True)

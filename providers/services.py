@@ -237,6 +237,8 @@ PUBLIC_FIELDS = (
     "external_id",
     "scan_interval_minutes",
     "max_concurrency",
+    "cloudtrail_bucket",
+    "cloudtrail_prefix",
     "enabled",
 )
 # update_provider's default: keep the stored credentials (None clears them).

@@ -29,6 +29,12 @@ class DriftFilter(filters.FilterSet):
     detected_after = UtcDateTimeFilter(
         field_name="detected_at", lookup_expr="gte", help_text="ISO 8601; findings detected at or after."
     )
+    changed_by = text_filter(
+        200,
+        field_name="changed_by__actor",
+        lookup_expr="icontains",
+        help_text="Drifts whose change was made by an actor containing this text (case-insensitive), e.g. alice.",
+    )
     detected_before = UtcDateTimeFilter(
         field_name="detected_at", lookup_expr="lt", help_text="ISO 8601; findings detected before."
     )

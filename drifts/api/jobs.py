@@ -48,6 +48,9 @@ class JobSerializer(serializers.Serializer):
     progress = JobProgressSerializer()
     counters = JobCountersSerializer()
     errors = JobErrorSerializer(many=True)
+    warnings = JobErrorSerializer(
+        many=True, help_text="Problems that did not change the result, e.g. attribution unavailable: <reason>."
+    )
 
     def to_representation(self, job) -> dict:
         return {
@@ -71,6 +74,7 @@ class JobSerializer(serializers.Serializer):
                 "drifts_resolved": job.drifts_resolved,
             },
             "errors": [_error(entry) for entry in job.errors or []],
+            "warnings": [_error(entry) for entry in job.warnings or []],
         }
 
 

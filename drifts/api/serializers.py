@@ -4,7 +4,60 @@ from rest_framework import serializers
 
 from driftwatch.api.serializers import AnyJSONField, DiffChangeSerializer, StrictSerializer, iso_utc
 
-from ..models import DriftStatus, Resolution
+from ..models import AttributionStatus, DriftStatus, Resolution
+
+
+class ActorPartsSerializer(serializers.Serializer):
+    account_id = serializers.CharField(allow_null=True)
+    user_name = serializers.CharField(allow_null=True, help_text="IAM or Identity Center user; SSO session's user.")
+    role_name = serializers.CharField(allow_null=True, help_text="The assumed role (sessionContext.sessionIssuer).")
+    session_name = serializers.CharField(allow_null=True)
+    invoked_by = serializers.CharField(allow_null=True, help_text="The AWS service that made the call, if any.")
+
+
+class ChangedBySerializer(serializers.Serializer):
+    """Who made the change behind a drift, from the CloudTrail event that matched it."""
+
+    actor = serializers.CharField(help_text='One line: "alice@example.com via AWSReservedSSO_Admin_...", "bob".')
+    actor_arn = serializers.CharField(allow_null=True)
+    actor_type = serializers.CharField(
+        help_text="CloudTrail's userIdentity.type: IAMUser, AssumedRole, Root, AWSService, IdentityCenterUser, ..."
+    )
+    actor_parts = ActorPartsSerializer()
+    event_name = serializers.CharField(help_text="e.g. PutBucketPublicAccessBlock")
+    event_id = serializers.CharField(allow_null=True)
+    event_source = serializers.CharField(allow_null=True, help_text="e.g. s3.amazonaws.com")
+    event_time = serializers.DateTimeField()
+    aws_region = serializers.CharField(allow_null=True)
+    source_ip = serializers.CharField(allow_null=True)
+    user_agent = serializers.CharField(allow_null=True)
+    confidence = serializers.ChoiceField(
+        choices=["exact", "resource"],
+        help_text="exact: the event's name makes this very change; resource: another write to the same resource.",
+    )
+
+
+_CHANGED_BY_ORDER = tuple(ChangedBySerializer().fields)
+_PARTS_ORDER = tuple(ActorPartsSerializer().fields)
+
+
+def _ordered(document: dict | None, order: tuple) -> dict | None:
+    # The documented key order (JSONB hands keys back in its own); unknown keys follow.
+    if not isinstance(document, dict):
+        return document
+    return {**{k: document.get(k) for k in order if k in document}, **document}
+
+
+def attribution_fields(row: dict) -> dict:
+    """changed_by, and why it is null (pending, not found, unavailable: <reason>) when it is, from a drift row."""
+    changed_by = _ordered(row["changed_by"], _CHANGED_BY_ORDER)
+    if changed_by and isinstance(changed_by.get("actor_parts"), dict):
+        changed_by["actor_parts"] = _ordered(changed_by["actor_parts"], _PARTS_ORDER)
+    return {
+        "changed_by": changed_by,
+        "attribution_status": row["attribution_status"],
+        "attribution_reason": row["attribution_reason"] or None,
+    }
 
 
 class DriftSerializer(serializers.Serializer):
@@ -21,6 +74,11 @@ class DriftSerializer(serializers.Serializer):
     baseline_value = AnyJSONField(allow_null=True)
     current_value = AnyJSONField(allow_null=True)
     detected_at = serializers.DateTimeField()
+    changed_by = ChangedBySerializer(allow_null=True, help_text="null until CloudTrail attribution finds the event.")
+    attribution_status = serializers.ChoiceField(choices=AttributionStatus.choices)
+    attribution_reason = serializers.CharField(
+        allow_null=True, help_text='Why changed_by is null, e.g. "attribution unavailable: access denied to ...".'
+    )
 
     # The columns a list row is read with (`.values(*VALUES)`), so a page is never built from model instances.
     VALUES = (
@@ -35,6 +93,9 @@ class DriftSerializer(serializers.Serializer):
         "baseline_value",
         "current_value",
         "detected_at",
+        "changed_by",
+        "attribution_status",
+        "attribution_reason",
     )
 
     def to_representation(self, row: dict) -> dict:
@@ -51,6 +112,7 @@ class DriftSerializer(serializers.Serializer):
             "baseline_value": row["baseline_value"],
             "current_value": row["current_value"],
             "detected_at": iso_utc(row["detected_at"]),
+            **attribution_fields(row),
         }
 
 

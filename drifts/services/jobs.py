@@ -21,7 +21,7 @@ from providers import services as provider_services
 
 from .. import metrics as drift_metrics
 from ..models import UNFINISHED_UNIT_STATUSES, DetectionJob, JobStatus, JobUnit, UnitStatus
-from . import scan
+from . import attribution, scan
 from .scan import UnitCounts, UnitOutcome
 
 logger = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ def scan_unit(unit_id: int, *, attempt: int | None = None, may_retry: bool = Fal
                 unit, batch_size=batch_size, on_progress=lambda counts: _progress(unit, counts)
             )
         _finish(unit, held, UnitStatus.SUCCEEDED, outcome)
+        if outcome.counts.new:
+            attribution.enqueue_unit(unit_id)  # its own task, after commit; never raises
         logger.info(
             "scan unit done: %d resources, %d new drifts",
             outcome.counts.scanned,

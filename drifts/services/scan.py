@@ -16,6 +16,7 @@ from .. import diff as diff_engine
 from .. import metrics as drift_metrics
 from .. import rules
 from ..models import OPEN_STATUSES, Drift, DriftEvent, DriftStatus, IgnoreRule, JobUnit, Resolution
+from .attribution import initial_fields as attribution_fields
 from .triage import move_drifts
 
 # What a scan may change on an open drift when it sees it again.
@@ -185,6 +186,7 @@ class _Recorder:
             detected_at=now,
             last_seen_at=now,
             updated_at=now,
+            **attribution_fields(now),
         )
 
     def _refresh(self, drift: Drift, change: dict, verdict, changes: list, now) -> None:

@@ -12,7 +12,7 @@ from driftwatch.tests.factories import T0, make_drift, make_provider, make_resou
 
 pytestmark = pytest.mark.django_db
 
-LIST_FIELDS = {
+SEED_FIELDS = {
     "id",
     "resource_id",
     "resource_name",
@@ -25,6 +25,8 @@ LIST_FIELDS = {
     "current_value",
     "detected_at",
 }
+# Additive fields (CloudTrail attribution); the seed's fields above stay exactly as they are.
+LIST_FIELDS = SEED_FIELDS | {"changed_by", "attribution_status", "attribution_reason"}
 
 
 def test_list_returns_document_envelope_and_fields(api, drift):
@@ -47,6 +49,9 @@ def test_list_returns_document_envelope_and_fields(api, drift):
         "baseline_value": True,
         "current_value": False,
         "detected_at": "2024-01-15T14:30:00Z",
+        "changed_by": None,
+        "attribution_status": "not_attempted",
+        "attribution_reason": None,
     }
 
 
@@ -411,10 +416,83 @@ def test_far_time_zone_offsets_are_normalized_not_a_500(api, drift):
 
 
 def test_staff_browsable_api_renders_list_and_detail_pages(client, django_user_model, drift):
+    from driftwatch.roles import group_for_scope
+
     staff = django_user_model.objects.create_user(username="staff", password="pw-for-tests-only", is_staff=True)
+    staff.groups.add(group_for_scope("read"))  # sessions need the model permissions, as in the admin
     client.force_login(staff)
     for path in ("/api/v1/drifts", f"/api/v1/drifts/{drift.pk}"):
         response = client.get(path, HTTP_ACCEPT="text/html")
         assert response.status_code == 200, path
         assert response["Content-Type"].startswith("text/html")
         assert drift.summary in response.content.decode()
+
+
+CHANGED_BY = {
+    "actor": "alice@example.com via AWSReservedSSO_Admin_0a1b2c3d4e5f6a7b",
+    "actor_arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0a1b2c3d4e5f6a7b/alice@example.com",
+    "actor_type": "AssumedRole",
+    "actor_parts": {
+        "account_id": "123456789012",
+        "user_name": "alice@example.com",
+        "role_name": "AWSReservedSSO_Admin_0a1b2c3d4e5f6a7b",
+        "session_name": "alice@example.com",
+        "invoked_by": None,
+    },
+    "event_name": "PutBucketPublicAccessBlock",
+    "event_id": "e2b5c7a1-0000-4000-8000-000000000001",
+    "event_source": "s3.amazonaws.com",
+    "event_time": "2024-01-15T14:02:11Z",
+    "aws_region": "us-east-1",
+    "source_ip": "203.0.113.9",
+    "user_agent": "aws-cli/2.17.0",
+    "confidence": "exact",
+}
+
+
+def test_list_and_detail_carry_changed_by_or_why_not(api, resource):
+    found = make_drift(resource, path="Tags.a", changed_by=CHANGED_BY, attribution_status="attributed")
+    failed = make_drift(
+        resource,
+        path="Tags.b",
+        attribution_status="unavailable",
+        attribution_reason="attribution unavailable: access denied to cloudtrail:LookupEvents in us-east-1",
+    )
+    rows = {d["id"]: d for d in api.get("/api/v1/drifts").json()["data"]}
+    assert rows[found.pk]["changed_by"] == CHANGED_BY and rows[found.pk]["attribution_reason"] is None
+    assert rows[failed.pk]["changed_by"] is None and rows[failed.pk]["attribution_status"] == "unavailable"
+    assert rows[failed.pk]["attribution_reason"].startswith("attribution unavailable: access denied")
+    detail = api.get(f"/api/v1/drifts/{found.pk}").json()
+    assert detail["changed_by"] == CHANGED_BY and detail["attribution_status"] == "attributed"
+    # The raw CloudTrail record is for the admin only.
+    assert "attribution_event" not in detail
+
+
+def test_changed_by_filters_on_a_substring_of_the_actor(api, resource):
+    alice = make_drift(resource, path="Tags.a", changed_by=CHANGED_BY, attribution_status="attributed")
+    bob_by = {**CHANGED_BY, "actor": "bob"}
+    bob = make_drift(resource, path="Tags.b", changed_by=bob_by, attribution_status="attributed")
+    make_drift(resource, path="Tags.c")
+
+    def ids(query):
+        response = api.get(f"/api/v1/drifts?{query}")
+        assert response.status_code == 200
+        return {d["id"] for d in response.json()["data"]}, response.json()["meta"]["total"]
+
+    assert ids("changed_by=ALICE") == ({alice.pk}, 1)
+    assert ids("changed_by=Bob") == ({bob.pk}, 1)
+    assert ids("changed_by=o") == ({alice.pk, bob.pk}, 2)
+    assert ids("changed_by=AWSReservedSSO") == ({alice.pk}, 1)
+    assert ids("changed_by=nobody") == (set(), 0)
+    too_long = api.get("/api/v1/drifts?changed_by=" + "x" * 201)
+    assert too_long.status_code == 400 and "changed_by" in too_long.json()["error"]["details"]
+
+
+def test_attributed_list_pages_cost_the_same_queries_as_before(api, resource, django_assert_max_num_queries):
+    for i in range(30):
+        make_drift(resource, path=f"Tags.k{i}", changed_by=CHANGED_BY, attribution_status="attributed")
+    api.get("/api/v1/drifts")  # the token's first use writes last_used_at once
+    with django_assert_max_num_queries(3):  # token lookup, count, page
+        assert len(api.get("/api/v1/drifts?per_page=30").json()["data"]) == 30
+    with django_assert_max_num_queries(3):
+        assert len(api.get("/api/v1/drifts?per_page=30&changed_by=alice").json()["data"]) == 30

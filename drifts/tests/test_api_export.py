@@ -27,6 +27,9 @@ LIST_FIELDS = [
     "baseline_value",
     "current_value",
     "detected_at",
+    "changed_by",
+    "attribution_status",
+    "attribution_reason",
 ]
 
 

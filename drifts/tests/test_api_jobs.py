@@ -58,6 +58,7 @@ def test_job_has_the_documented_shape(api, user, provider):
         "progress": {"scanned": 118, "total": 120, "percent": 100, "units_done": 4, "units_total": 4},
         "counters": {"drifts_new": 3, "drifts_updated": 2, "drifts_resolved": 1},
         "errors": [error],
+        "warnings": [],
     }
     assert api.get("/api/v1/jobs").json()["data"] == [response.json()]
 

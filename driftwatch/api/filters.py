@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import UTC
 
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
 from django.db import router
 from django.db.models import QuerySet
 from django.forms.utils import ErrorDict, ErrorList
@@ -199,7 +200,14 @@ class FilterResolver:
             if len(self._prepared) >= self.MAX_PREPARED:
                 self._prepared.clear()
             query = self._prepared[key] = self._prepare(base, shape, columns, offset, limit)
-        return query.run(router.db_for_read(self.filterset_class._meta.model), **binds)
+        if query is _UNPREPARABLE:
+            return None
+        try:
+            return query.run(router.db_for_read(self.filterset_class._meta.model), **binds)
+        except ImproperlyConfigured:
+            # A filter whose lookup rewrites its value (icontains): this shape is served by the ORM.
+            self._prepared[key] = _UNPREPARABLE
+            return None
 
     def _prepare(self, base, shape: list, columns: tuple, offset: int, limit: int) -> PreparedQuery:
         by_name = {name: filter_ for name, filter_, _field in self._filters()}
@@ -218,3 +226,7 @@ class FilterResolver:
             return queryset.values(*columns)[offset : offset + limit]
 
         return PreparedQuery(build, **params)
+
+
+# A shape of filters PreparedQuery cannot compile; remembered so it is tried once.
+_UNPREPARABLE = object()

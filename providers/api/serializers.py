@@ -16,6 +16,9 @@ from ..services import EndpointNotAllowed, check_endpoint_url
 MAX_SCAN_INTERVAL_MINUTES = 525_600
 _ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$", re.ASCII)
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", re.ASCII)
+# S3's "safe" key characters; the trail's S3KeyPrefix, without leading or trailing slashes.
+_KEY_PREFIX = re.compile(r"^[\w!.*'()/-]{1,200}$", re.ASCII)
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +53,10 @@ class ProviderSerializer(serializers.Serializer):
     has_credentials = serializers.BooleanField()
     scan_interval_minutes = serializers.IntegerField()
     max_concurrency = serializers.IntegerField()
+    cloudtrail_bucket = serializers.CharField(
+        allow_null=True, help_text="The trail's S3 bucket attribution reads; null: CloudTrail LookupEvents."
+    )
+    cloudtrail_prefix = serializers.CharField(allow_null=True, help_text="The trail's S3 key prefix, if any.")
     enabled = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -70,6 +77,8 @@ class ProviderSerializer(serializers.Serializer):
             "has_credentials": provider.has_credentials,
             "scan_interval_minutes": provider.scan_interval_minutes,
             "max_concurrency": provider.max_concurrency,
+            "cloudtrail_bucket": provider.cloudtrail_bucket or None,
+            "cloudtrail_prefix": provider.cloudtrail_prefix or None,
             "enabled": provider.enabled,
             "created_at": iso_utc(provider.created_at),
             "updated_at": iso_utc(provider.updated_at),
@@ -131,6 +140,21 @@ class ProviderWriteSerializer(StrictSerializer):
     )
     scan_interval_minutes = serializers.IntegerField(min_value=1, max_value=MAX_SCAN_INTERVAL_MINUTES, required=False)
     max_concurrency = serializers.IntegerField(min_value=1, max_value=64, required=False)
+    cloudtrail_bucket = serializers.CharField(
+        max_length=63,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="S3 bucket of the account's (organization) trail: attribution reads its log files there instead "
+        "of calling LookupEvents. Null or empty: LookupEvents.",
+    )
+    cloudtrail_prefix = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="The trail's S3 key prefix (the part before AWSLogs/), if it has one.",
+    )
     enabled = serializers.BooleanField(required=False)
 
     def validate_name(self, value: str) -> str:
@@ -173,6 +197,19 @@ class ProviderWriteSerializer(StrictSerializer):
             return None
         if not _EXTERNAL_ID.match(value):
             raise serializers.ValidationError("2 to 1224 characters of letters, digits and +=,.@:/-_")
+        return value
+
+    def validate_cloudtrail_bucket(self, value: str | None) -> str:
+        if not value:
+            return ""
+        if not _BUCKET_NAME.match(value) or ".." in value:
+            raise serializers.ValidationError("Expected an S3 bucket name: 3 to 63 lowercase letters, digits, . and -.")
+        return value
+
+    def validate_cloudtrail_prefix(self, value: str | None) -> str:
+        value = (value or "").strip("/")
+        if value and (not _KEY_PREFIX.match(value) or "//" in value):
+            raise serializers.ValidationError("Up to 200 characters of letters, digits, / and !-_.*'()")
         return value
 
     def validate(self, attrs: dict) -> dict:

@@ -31,6 +31,8 @@ FIELDS = {
     "has_credentials",
     "scan_interval_minutes",
     "max_concurrency",
+    "cloudtrail_bucket",
+    "cloudtrail_prefix",
     "enabled",
     "created_at",
     "updated_at",
@@ -114,6 +116,8 @@ def test_create_stores_credentials_encrypted_and_never_returns_them(api, user):
         "has_credentials": True,
         "scan_interval_minutes": 60,
         "max_concurrency": 8,
+        "cloudtrail_bucket": None,
+        "cloudtrail_prefix": None,
         "enabled": True,
         "created_at": provider.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "updated_at": provider.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -517,3 +521,21 @@ def test_timestamps_are_utc_with_z(api, provider):
     body = api.get(f"/api/v1/providers/{provider.pk}").json()
     assert body["last_scanned_at"] == "2024-01-15T14:30:00Z"
     assert body["created_at"].endswith("Z") and len(body["created_at"]) == 20
+
+
+def test_the_trail_bucket_and_prefix_are_settings_with_their_own_validation(api):
+    body = _body(name="org", cloudtrail_bucket="org-trail-logs", cloudtrail_prefix="/cloudtrail/")
+    response = api.post("/api/v1/providers", body, format="json")
+    assert response.status_code == 201, response.json()
+    created = response.json()
+    assert (created["cloudtrail_bucket"], created["cloudtrail_prefix"]) == ("org-trail-logs", "cloudtrail")
+    provider_id = created["id"]
+    bad = api.patch(f"/api/v1/providers/{provider_id}", {"cloudtrail_bucket": "Not_A_Bucket"}, format="json")
+    assert bad.status_code == 400 and "cloudtrail_bucket" in bad.json()["error"]["details"]
+    bad = api.patch(f"/api/v1/providers/{provider_id}", {"cloudtrail_prefix": "a//b"}, format="json")
+    assert bad.status_code == 400 and "cloudtrail_prefix" in bad.json()["error"]["details"]
+    cleared = api.patch(f"/api/v1/providers/{provider_id}", {"cloudtrail_bucket": None}, format="json")
+    assert cleared.status_code == 200 and cleared.json()["cloudtrail_bucket"] is None
+    assert Provider.objects.get(pk=provider_id).cloudtrail_bucket == ""
+    change = AuditEntry.objects.filter(object_id=str(provider_id), action="update").order_by("id").last()
+    assert change.changes == {"cloudtrail_bucket": ["org-trail-logs", ""]}
