@@ -19,4 +19,9 @@ app.conf.beat_schedule = {
     "schedule-due-scans": {"task": "drifts.schedule_due_scans", "schedule": 60.0},
     # Last resort: fail jobs older than DRIFTWATCH_JOB_TIMEOUT_MINUTES whatever their units say.
     "reap-stale-jobs": {"task": "drifts.reap_stale_jobs", "schedule": 300.0},
+    # Dispatch outbox events no nudge reached a worker for (broker down), and send deliveries that are due.
+    "notifications-send-due": {
+        "task": "notifications.send_due",
+        "schedule": float(settings.DRIFTWATCH_NOTIFY_SWEEP_SECONDS),
+    },
 }

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from providers import services as provider_services
 
+from .. import events
 from ..models import UNFINISHED_UNIT_STATUSES, DetectionJob, JobStatus, JobUnit, UnitStatus
 from . import scan
 from .scan import UnitCounts, UnitOutcome
@@ -312,6 +313,7 @@ def finalize_job(job_id: int) -> bool:
         refresh_job_counters(job_id)
         scanned = set(units.values_list("provider_id", flat=True))
         provider_services.release_scan_lock(job_id, scanned_provider_ids=scanned, now=now)
+        events.emit_job_finished(DetectionJob.objects.get(pk=job_id))
     logger.info("detection job finished: %s", final, extra={"job_id": job_id})
     return True
 
@@ -402,6 +404,8 @@ def reap_stale_jobs(max_age_minutes: int | None = None) -> list[int]:
                 _add_job_errors(job_id, [_error_entry(None, message)])
                 provider_services.release_scan_lock(job_id)
                 reaped.append(job_id)
+                refresh_job_counters(job_id)  # the event carries the final counters
+                events.emit_job_finished(DetectionJob.objects.get(pk=job_id))
         refresh_job_counters(job_id)
     if reaped:
         logger.warning("reaped stale jobs %s", reaped)
