@@ -1,6 +1,7 @@
 """Real receivers on loopback for the notification tests: an HTTP server (threaded http.server) that records
 every request and answers from a script, and an SMTP server (aiosmtpd) that records every message."""
 
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -98,11 +99,13 @@ class SmtpReceiver:
                 receiver.messages.append(envelope)
                 return "250 Message accepted for delivery"
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+        with socket.socket() as probe:  # a free port: aiosmtpd checks its server by connecting to it
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
     def start(self) -> "SmtpReceiver":
         self.controller.start()
-        self.port = self.controller.server.sockets[0].getsockname()[1]
         return self
 
     def stop(self) -> None:
