@@ -272,6 +272,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DriftStatusEnum": "drifts.models.DriftStatus",
         "JobStatusEnum": "drifts.models.JobStatus",
+        "SeverityEnum": "drifts.models.Severity",
+        "DriftTypeEnum": "drifts.models.DriftType",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "dw_..."}}

@@ -3,13 +3,14 @@ answered is never shown here (only its status code and DriftWatch's own error me
 
 from rest_framework import serializers
 
+from drifts.models import DriftType, Severity
 from driftwatch import outbound
 from driftwatch.api.serializers import StrictSerializer, iso_utc
 
 from ..models import EVENT_TYPES, Channel, DeliveryStatus
 
-SEVERITIES = ["low", "medium", "high", "critical"]
-DRIFT_TYPES = ["configuration", "security", "compliance"]
+SEVERITIES = Severity.values
+DRIFT_TYPES = DriftType.values
 
 
 class SubscriptionSerializer(serializers.Serializer):
@@ -21,8 +22,8 @@ class SubscriptionSerializer(serializers.Serializer):
     url = serializers.CharField(allow_null=True, help_text="Webhook URL; for Slack a redacted form; null for email.")
     email_to = serializers.ListField(child=serializers.EmailField())
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES))
-    min_severity = serializers.ChoiceField(choices=SEVERITIES, allow_null=True)
-    drift_types = serializers.ListField(child=serializers.ChoiceField(choices=DRIFT_TYPES))
+    min_severity = serializers.ChoiceField(choices=Severity.choices, allow_null=True)
+    drift_types = serializers.ListField(child=serializers.ChoiceField(choices=DriftType.choices))
     provider_ids = serializers.ListField(child=serializers.IntegerField())
     resource_types = serializers.ListField(child=serializers.CharField())
     batch_by_job = serializers.BooleanField()
@@ -85,13 +86,13 @@ class SubscriptionWriteSerializer(StrictSerializer):
         help_text="Default: webhook all drift events; Slack and email drift.detected.",
     )
     min_severity = serializers.ChoiceField(
-        choices=SEVERITIES,
+        choices=Severity.choices,
         required=False,
         allow_null=True,
         help_text="Drift events below it are not sent. Default: none for webhooks, high for Slack and email.",
     )
     drift_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=DRIFT_TYPES), required=False, help_text="Empty: all."
+        child=serializers.ChoiceField(choices=DriftType.choices), required=False, help_text="Empty: all."
     )
     provider_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=1000, help_text="Empty: all."

@@ -5,7 +5,7 @@ administer (today: write scope). Secrets are shown once: the signing secret at c
 """
 
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -137,7 +137,12 @@ class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @extend_schema(
         summary="List a subscription's deliveries",
         description="Newest first.",
-        filters=True,
+        parameters=[
+            OpenApiParameter("status", str, description="pending, succeeded or failed; several comma-separated."),
+            OpenApiParameter("event_type", str, description="e.g. drift.detected, digest, batch, ping."),
+            OpenApiParameter("page", int, description="Page number."),
+            OpenApiParameter("per_page", int, description="Results per page (max 100)."),
+        ],
         responses={200: DeliverySerializer(many=True), **errors(400, 404)},
     )
     @action(detail=True, methods=["get"], url_path="deliveries")
