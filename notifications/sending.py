@@ -266,6 +266,20 @@ def _record_health(sub: Subscription, outcome: Outcome) -> None:
             logger.warning("notification subscription %s disabled: %s", sub.pk, reason)
 
 
+def seconds_until_due(sub_id: int, now=None) -> float | None:
+    """Seconds until the subscription's oldest pending delivery is due, when it waits for a retry (else None)."""
+    now = now or timezone.now()
+    head = (
+        Delivery.objects.filter(subscription_id=sub_id, status=DeliveryStatus.PENDING, subscription__enabled=True)
+        .order_by("id")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if head is None or head <= now:
+        return None
+    return (head - now).total_seconds()
+
+
 def due_subscription_ids(now=None) -> list[int]:
     """Enabled subscriptions whose oldest pending delivery is due and that no worker is sending."""
     now = now or timezone.now()

@@ -30,8 +30,12 @@ def dispatch_events() -> None:
     max_retries=3,
 )
 def send_subscription(subscription_id: int) -> None:
-    """Send one subscription's due deliveries in order."""
+    """Send one subscription's due deliveries in order; when the oldest waits for a retry, come back then
+    (beat's sweep does too, should this message be lost)."""
     sending.send_pending(subscription_id)
+    wait = sending.seconds_until_due(subscription_id)
+    if wait is not None:
+        send_subscription.apply_async((subscription_id,), countdown=wait)
 
 
 @shared_task(name="notifications.send_due", ignore_result=True, soft_time_limit=60, time_limit=90)
