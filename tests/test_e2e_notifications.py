@@ -5,6 +5,7 @@ Every new drift arrives signed and verifiable, Slack gets exactly one digest per
 gets its deliveries once it recovers, and an unchanged rescan sends nothing.
 """
 
+import contextlib
 import json
 import os
 import subprocess
@@ -32,11 +33,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def notify_worker(broker_url, tmp_path):  # noqa: F811 - the fixture imported above
     """A worker with embedded beat (the notification sweep) and short retry delays."""
+    with running_worker(broker_url, tmp_path) as log_path:
+        yield log_path
+
+
+@contextlib.contextmanager
+def running_worker(broker: str, tmp_path: Path):
+    """A worker with embedded beat on `broker` and the test database, until the block ends."""
     env = {
         **os.environ,
         **FAKE_ENV,
         "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": "" if broker_url.startswith("filesystem") else broker_url,
+        "CELERY_BROKER_URL": "" if broker.startswith("filesystem") else broker,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DRIFTWATCH_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "driftwatch.settings",
@@ -187,3 +195,55 @@ def test_a_scan_notifies_webhooks_and_slack_once_and_a_failing_receiver_catches_
     assert third["counters"]["drifts_new"] == 0
     time.sleep(4)
     assert (len(hooks.received), len(slack.received), len(flaky.received)) == counts
+
+
+def test_a_change_made_while_the_broker_is_down_is_delivered_once_it_is_back(api, receiver_pair, tmp_path, settings):
+    from celery import current_app
+
+    from drifts.models import Drift
+    from driftwatch.tests.factories import make_drift, make_provider, make_resource
+
+    from .faults import RedisServer
+
+    settings.DRIFTWATCH_OUTBOUND_ALLOW_HTTP = True
+    settings.DRIFTWATCH_OUTBOUND_PRIVATE_HOSTS = ["127.0.0.1", "localhost", "::1"]
+    hooks = receiver_pair
+    redis = RedisServer()
+    conf = current_app.conf
+    saved = (conf.broker_url, conf.broker_transport_options)
+    conf.broker_url, conf.broker_transport_options = redis.url, {"visibility_timeout": 3600}
+    current_app._pool = None
+    current_app.amqp._producer_pool = None
+    try:
+        secret = api.post(
+            "/api/v1/webhooks", {"name": "hooks", "channel": "webhook", "url": hooks.url}, format="json"
+        ).json()["secret"]
+        drift = make_drift(make_resource(make_provider()))
+        redis.stop()  # the broker is down when the change is made
+        started = time.monotonic()
+        response = api.patch(f"/api/v1/drifts/{drift.pk}", {"status": "investigating"}, format="json")
+        assert response.status_code == 200, response.content
+        assert time.monotonic() - started < 2, "a change must not wait on the broker"
+        assert Drift.objects.get(pk=drift.pk).status == "investigating"
+        time.sleep(2)
+        assert hooks.received == []
+        redis.start()  # back, empty: the nudge was lost; beat's sweep finds the event in the outbox
+        with running_worker(redis.url, tmp_path) as log_path:
+            try:
+                (request,) = hooks.wait_for(1, timeout=60)
+            except AssertionError:
+                pytest.fail(_tail(log_path))
+        envelope = Webhook(secret).verify(request.body, request.headers)
+        assert envelope["type"] == "drift.status_changed" and envelope["data"]["drift"]["id"] == drift.pk
+    finally:
+        redis.stop()
+        conf.broker_url, conf.broker_transport_options = saved
+        current_app._pool = None
+        current_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def receiver_pair():
+    r = HttpReceiver().start()
+    yield r
+    r.stop()
