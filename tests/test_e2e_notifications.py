@@ -74,14 +74,7 @@ def running_worker(broker: str, tmp_path: Path):
         "--hostname",
         f"e2e-notify-{os.getpid()}@%h",
     ]
-    if (BASE_DIR / "driftwatch" / "outbound.py").exists():
-        command = [sys.executable, "-m", "celery", *argv]
-    else:  # TEMPORARY until the outbound guard lands on main: the tests' stand-in, as in this process
-        boot = (
-            "import sys, notifications.tests.outbound_standin; from celery.__main__ import main; "
-            "sys.argv = ['celery', *sys.argv[1:]]; main()"
-        )
-        command = [sys.executable, "-c", boot, *argv]
+    command = [sys.executable, "-m", "celery", *argv]
     log_path = tmp_path / "worker.log"
     connection.close()
     with log_path.open("wb") as log:
