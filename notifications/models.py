@@ -86,11 +86,16 @@ class Subscription(models.Model):
         return decrypt_text(self.secret_encrypted) if self.secret_encrypted else ""
 
     def signing_secrets(self, now=None) -> list[str]:
-        """The current secret, and the previous one while its grace period lasts."""
+        """The current secret, and the previous one while its grace period lasts (decrypted once per instance)."""
         now = now or timezone.now()
-        secrets = [self.secret()]
+        cache = self.__dict__.setdefault("_decrypted", {})
+        if "current" not in cache:
+            cache["current"] = self.secret()
+        secrets = [cache["current"]]
         if self.previous_secret_encrypted and self.previous_secret_expires_at and self.previous_secret_expires_at > now:
-            secrets.append(decrypt_text(self.previous_secret_encrypted))
+            if "previous" not in cache:
+                cache["previous"] = decrypt_text(self.previous_secret_encrypted)
+            secrets.append(cache["previous"])
         return secrets
 
 
