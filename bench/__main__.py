@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only api,engine,scan,export]`: run the benchmarks, print one table, write results."""
+"""`python -m bench [--quick] [--only api,engine,scan,export,notify]`: run the benchmarks, print one table."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from . import env
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under 2 minutes)")
-    parser.add_argument("--only", default="api,engine,scan,export", help="comma-separated parts to run")
+    parser.add_argument("--only", default="api,engine,scan,export,notify", help="comma-separated parts to run")
     args = parser.parse_args()
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
 
@@ -52,6 +52,11 @@ def main() -> int:
     if "export" in parts:
         log("part 4: export (CSV and NDJSON through the view) against COPY")
         results["export"] = export.run(dsn, args.quick)
+    if "notify" in parts:
+        from . import notify
+
+        log("part 5: notifications (dispatch throughput, scan overhead)")
+        results["notify"] = notify.run(args.quick)
     results["seconds"] = time.perf_counter() - started
     print(report.table(results))
     print(f"total {results['seconds']:.0f} s; figures in {report.write(results)}")

@@ -212,6 +212,29 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str]]:
                     f"flat (<= +5 MiB) {_verdict(grew <= 5)}",
                 )
             )
+    notify = results.get("notify")
+    if notify:
+        t, sc = notify["throughput"], notify["scan"]
+        out.append(
+            (
+                "Notify",
+                f"dispatch + signed delivery of {t['events']:,} events, 2 workers",
+                f"{t['events_per_s']:,.0f} ev/s ({t['total_seconds']:.1f} s)",
+                f"bare loop of the same posts {t['bare_per_s']:,.0f}/s",
+                _ratio(t["ratio_vs_bare"]),
+                f">= 0.7x {_verdict(t['ratio_vs_bare'] >= 0.7 and t['delivered'] == t['events'])}",
+            )
+        )
+        out.append(
+            (
+                "Notify",
+                f"drift scan of {sc['resources']:,} resources, 1% drifted, outbox on vs off",
+                f"{sc['seconds_on']:.2f} s",
+                f"off {sc['seconds_off']:.2f} s ({sc['new_drifts']} new drifts)",
+                f"{sc['overhead']:+.1%}",
+                f"<= 5% {_verdict(sc['overhead'] <= 0.05)}",
+            )
+        )
     return out
 
 

@@ -121,6 +121,31 @@ def ensure_provider(endpoint_url: str) -> Provider:
     return provider
 
 
+DEMO_SUBSCRIPTION = "demo receiver"
+
+
+def start_demo_receiver(user, say: Say) -> None:
+    """A local webhook receiver (a thread of this process) and a subscription pointing at it, so a newcomer
+    sees signed deliveries arrive: the secret is rotated at each start, since only this process needs it."""
+    from devtools import webhook_receiver
+    from notifications import services as notify_services
+    from notifications.models import Subscription
+
+    secret = {"value": ""}
+    server = webhook_receiver.start(0, lambda: secret["value"], lambda text: say(text))
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    sub = Subscription.objects.filter(name=DEMO_SUBSCRIPTION).first()
+    if sub is None:
+        sub, secret["value"] = notify_services.create_subscription(
+            {"name": DEMO_SUBSCRIPTION, "channel": "webhook", "url": url}, user
+        )
+    else:
+        sub = notify_services.update_subscription(sub, {"url": url, "enabled": True}, user)
+        secret["value"] = notify_services.rotate_secret(sub, user, grace_hours=0)[1]
+    say(f"webhook receiver on {url}: subscription '{DEMO_SUBSCRIPTION}' (#{sub.pk}) sends it every drift event,")
+    say("  signed (Standard Webhooks); each delivery is printed here with its signature check")
+
+
 def release_interrupted_job(provider: Provider) -> None:
     """Fail what a previous, interrupted run left running, so a new scan can start."""
     job_id = provider.running_job_id
@@ -278,6 +303,7 @@ def run_demo(
     release_interrupted_job(provider)
     for line in banner(base_url, password, token):
         say(line)
+    start_demo_receiver(user, say)
 
     moto_ready(endpoint_url, stop=stop)
     estate = _saved_estate(endpoint_url)

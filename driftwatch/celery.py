@@ -26,4 +26,9 @@ def _beat_schedule(sender: Celery, **kwargs) -> None:
         "reap-stale-jobs": {"task": "drifts.reap_stale_jobs", "schedule": 300.0},
         # Attribution retries: pending drifts whose CloudTrail event had not arrived at detection, and lost sends.
         "attribution-tick": {"task": "drifts.attribution_tick", "schedule": 60.0},
+        # Dispatch outbox events no nudge reached a worker for (broker down), and send deliveries that are due.
+        "notifications-send-due": {
+            "task": "notifications.send_due",
+            "schedule": float(settings.DRIFTWATCH_NOTIFY_SWEEP_SECONDS),
+        },
     }

@@ -162,3 +162,32 @@ class MetricSeries(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}{self.labels} = {self.value}"
+
+
+class OutboxEvent(models.Model):
+    """Something happened that someone may want to hear about; written in the same transaction as the change.
+
+    A rolled-back change leaves no event and a committed one always has one, whatever the broker does;
+    the notifications dispatcher turns undispatched events into deliveries (driftwatch.outbox writes them).
+    """
+
+    type = models.CharField(max_length=64)  # drift.detected, drift.status_changed, drift.resolved, job.completed ...
+    created_at = models.DateTimeField(default=timezone.now)
+    # The event's body ("data" of the envelope receivers get), as it was when the change committed.
+    data = models.JSONField(default=dict)
+    # The detection job the event belongs to, if any (a plain id: the kit knows no domain model), so one
+    # scan's events can be gathered into one digest.
+    job_id = models.BigIntegerField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The dispatcher's queue: undispatched events in commit order (a handful among millions).
+            models.Index(fields=["id"], condition=models.Q(dispatched_at__isnull=True), name="outbox_pending_idx"),
+            # One job's events, for its digest.
+            models.Index(fields=["job_id", "type"], condition=models.Q(job_id__isnull=False), name="outbox_job_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"

@@ -13,7 +13,7 @@ from django.contrib.auth.management import create_permissions
 from .models import TokenScope
 
 # The apps whose models the roles cover. Names, not imports: the kit imports no domain app.
-DOMAIN_APPS = ("providers", "baselines", "drifts")
+DOMAIN_APPS = ("providers", "baselines", "drifts", "notifications")
 PROJECT_APPS = ("driftwatch", *DOMAIN_APPS)
 
 # Triage beyond reading: move and resolve drifts, capture baselines, start scans (a scan is a detection job).

@@ -145,6 +145,7 @@ INSTALLED_APPS = [
     "providers",
     "baselines",
     "drifts",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -303,6 +304,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DriftStatusEnum": "drifts.models.DriftStatus",
         "JobStatusEnum": "drifts.models.JobStatus",
+        "SeverityEnum": "drifts.models.Severity",
+        "DriftTypeEnum": "drifts.models.DriftType",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "dw_..."}}
@@ -424,6 +427,38 @@ DRIFTWATCH_ATTRIBUTION_THROTTLE_RETRIES = _env_int("DRIFTWATCH_ATTRIBUTION_THROT
 DRIFTWATCH_REDIS_URL = os.environ.get("DRIFTWATCH_REDIS_URL") or next(
     (url for url in (CELERY_BROKER_URL, REDIS_CACHE_URL) if urlparse(url).scheme in {"redis", "rediss"}), ""
 )
+# --- Notifications (webhooks, Slack, email) -----------------------------------------------------------
+# The address people reach DriftWatch at: links in notifications point here.
+DRIFTWATCH_BASE_URL = os.environ.get("DRIFTWATCH_BASE_URL", "http://127.0.0.1:8000")
+if urlparse(DRIFTWATCH_BASE_URL).scheme not in {"http", "https"} or not urlparse(DRIFTWATCH_BASE_URL).netloc:
+    raise ImproperlyConfigured(f"DRIFTWATCH_BASE_URL must be an http(s) URL, got {DRIFTWATCH_BASE_URL!r}")
+# Seconds between attempts of a failing delivery (timeouts, connection errors, 429, 5xx); past the last, it fails.
+DRIFTWATCH_NOTIFY_RETRY_DELAYS = _env_list(
+    "DRIFTWATCH_NOTIFY_RETRY_DELAYS", ["10", "60", "600", "3600", "21600", "86400"]
+)
+if not DRIFTWATCH_NOTIFY_RETRY_DELAYS or not all(d.isdigit() for d in DRIFTWATCH_NOTIFY_RETRY_DELAYS):
+    raise ImproperlyConfigured("DRIFTWATCH_NOTIFY_RETRY_DELAYS must be comma-separated whole seconds, e.g. 10,60,600")
+DRIFTWATCH_NOTIFY_RETRY_DELAYS = [int(d) for d in DRIFTWATCH_NOTIFY_RETRY_DELAYS]
+# Random extra wait added to each retry delay, up to this percentage of it (receivers recovering are not stampeded).
+DRIFTWATCH_NOTIFY_RETRY_JITTER_PERCENT = _env_int("DRIFTWATCH_NOTIFY_RETRY_JITTER_PERCENT", 10)
+# Failed attempts in a row after which a subscription is paused (its pending deliveries wait for it).
+DRIFTWATCH_NOTIFY_PAUSE_AFTER_FAILURES = _env_int("DRIFTWATCH_NOTIFY_PAUSE_AFTER_FAILURES", 10, minimum=1)
+DRIFTWATCH_NOTIFY_TIMEOUT_SECONDS = _env_int("DRIFTWATCH_NOTIFY_TIMEOUT_SECONDS", 10, minimum=1)
+# How long a rotated-out webhook secret keeps signing alongside the new one (both signatures are sent).
+DRIFTWATCH_NOTIFY_ROTATION_GRACE_HOURS = _env_int("DRIFTWATCH_NOTIFY_ROTATION_GRACE_HOURS", 24)
+# How often beat dispatches outbox events nobody nudged for, and sends deliveries that are due (retries).
+DRIFTWATCH_NOTIFY_SWEEP_SECONDS = _env_int("DRIFTWATCH_NOTIFY_SWEEP_SECONDS", 5, minimum=1)
+# Email goes through Django's email framework: the console backend unless SMTP is configured.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "driftwatch@localhost")
 
 # --- Logging -----------------------------------------------------------------------------------------
 LOG_FORMAT = os.environ.get("DRIFTWATCH_LOG_FORMAT", "text")

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("drifts.api.urls")),
     path("api/v1/", include("providers.api.urls")),
     path("api/v1/", include("baselines.api.urls")),
+    path("api/v1/", include("notifications.api.urls")),
     # Anything else under /api/ is a JSON 404, with DEBUG on too, and never a CSRF failure.
     re_path(r"^api/", api_not_found),
 ]

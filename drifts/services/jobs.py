@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from providers import services as provider_services
 
+from .. import events
 from .. import metrics as drift_metrics
 from ..models import UNFINISHED_UNIT_STATUSES, DetectionJob, JobStatus, JobUnit, UnitStatus
 from . import attribution, scan
@@ -341,6 +342,7 @@ def finalize_job(job_id: int) -> bool:
         unclean = Count("id", filter=~Q(status=UnitStatus.SUCCEEDED) | ~Q(error=""))
         per_provider = units.values("provider_id").annotate(unclean=unclean).order_by()
         drift_metrics.record_provider_success([r["provider_id"] for r in per_provider if not r["unclean"]], now)
+        events.emit_job_finished(DetectionJob.objects.get(pk=job_id))
     logger.info("detection job finished: %s", final, extra={"job_id": job_id})
     return True
 
@@ -433,6 +435,8 @@ def reap_stale_jobs(max_age_minutes: int | None = None) -> list[int]:
                 trigger = DetectionJob.objects.filter(pk=job_id).values_list("trigger", flat=True).get()
                 drift_metrics.record_scan_finished(trigger, JobStatus.FAILED)
                 reaped.append(job_id)
+                refresh_job_counters(job_id)  # the event carries the final counters
+                events.emit_job_finished(DetectionJob.objects.get(pk=job_id))
         refresh_job_counters(job_id)
     if reaped:
         logger.warning("reaped stale jobs %s", reaped)

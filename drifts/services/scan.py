@@ -13,8 +13,8 @@ from providers import services as provider_services
 from providers.collectors import COLLECTORS, GLOBAL_REGION
 
 from .. import diff as diff_engine
+from .. import events, rules
 from .. import metrics as drift_metrics
-from .. import rules
 from ..models import OPEN_STATUSES, Drift, DriftEvent, DriftStatus, IgnoreRule, JobUnit, Resolution
 from .attribution import initial_fields as attribution_fields
 from .triage import move_drifts
@@ -165,6 +165,13 @@ class _Recorder:
             )
             for d in created
         )
+        events.emit_detected(
+            created,
+            resource_names={d.resource_id: by_id[d.resource_id].name for d in created},
+            provider_name=self.unit.provider.name,
+            job_id=self.unit.job_id,
+            now=now,
+        )
         self.counts.new += len(created)
         if to_update:
             Drift.objects.bulk_update(to_update, _RESCANNED_FIELDS)
@@ -217,6 +224,7 @@ class _Recorder:
             resolution=Resolution.REVERTED,
             note="Resolved by scan: the attribute is back at its baseline value.",
             now=now,
+            job_id=self.unit.job_id,
         )
         self.counts.resolved += len(moved.moved)
 

@@ -10,6 +10,7 @@ from baselines import services as baseline_services
 from baselines.models import BaselineSource
 from providers.models import Resource
 
+from .. import events
 from ..models import OPEN_STATUSES, TRANSITIONS, Drift, DriftEvent, DriftStatus, Resolution
 
 
@@ -30,11 +31,14 @@ def move_drifts(
     resolution: str | None = None,
     expected: dict[int, str] | None = None,
     now=None,
+    job_id: int | None = None,
 ) -> MoveResult:
     """Every drift status change goes through here: check the transition map, update, write one event.
 
     Rows are locked for the check (compare-and-swap): with `expected`, a drift whose status is no
     longer the one the caller saw is refused, so of two concurrent identical requests exactly one wins.
+    The outbox events (drift.status_changed, and drift.resolved) are written in the same transaction;
+    `job_id` ties them to the scan that moved them.
     """
     now = now or timezone.now()
     ids = list(dict.fromkeys(drift_ids))
@@ -65,6 +69,8 @@ def move_drifts(
             for from_status, pks in by_from.items()
             for pk in pks
         )
+        moves = {pk: from_status for from_status, pks in by_from.items() for pk in pks}
+        events.emit_moves(moves, to_status, actor=user, note=note, job_id=job_id, now=now)
     return result
 
 

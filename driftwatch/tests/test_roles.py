@@ -355,6 +355,18 @@ ENDPOINTS = {
     ("GET", "baselines/<pk>/compare/<other_id>"): Access("read", "baselines.view_baseline"),
     ("GET", "resources/<pk>/baselines"): Access("read", "baselines.view_baseline"),
     ("POST", "resources/<pk>/baseline"): Access("triage", "baselines.add_baseline", "drifts.change_drift"),
+    ("GET", "webhooks"): Access("read", "notifications.view_subscription"),
+    ("GET", "webhooks/<pk>"): Access("read", "notifications.view_subscription"),
+    ("POST", "webhooks"): Access("admin", "notifications.add_subscription"),
+    ("PATCH", "webhooks/<pk>"): Access("admin", "notifications.change_subscription"),
+    ("DELETE", "webhooks/<pk>"): Access("admin", "notifications.delete_subscription"),
+    ("POST", "webhooks/<pk>/test"): Access("admin", "notifications.change_subscription"),
+    ("POST", "webhooks/<pk>/rotate-secret"): Access("admin", "notifications.change_subscription"),
+    ("POST", "webhooks/<pk>/redeliver-failed"): Access("admin", "notifications.change_subscription"),
+    ("GET", "webhooks/<pk>/deliveries"): Access(
+        "read", "notifications.view_subscription", "notifications.view_delivery"
+    ),
+    ("POST", "webhooks/<pk>/deliveries/<delivery_id>/redeliver"): Access("admin", "notifications.change_subscription"),
 }
 
 
