@@ -41,6 +41,17 @@ class Resolution(models.TextChoices):
     REVERTED = "reverted", "Reverted"
 
 
+class ManagedBy(models.TextChoices):
+    NONE = "", "Not managed by code"
+    TERRAFORM = "terraform", "Terraform"
+
+
+class TerraformFinding(models.TextChoices):
+    NONE = "", "Attribute"
+    UNMANAGED = "unmanaged", "Unmanaged resource"
+    MISSING = "missing", "Missing resource"
+
+
 class Drift(models.Model):
     """One attribute of one resource that differs from its baseline."""
 
@@ -67,6 +78,14 @@ class Drift(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolution = models.CharField(max_length=32, choices=Resolution.choices, null=True, blank=True)
+    # Set when the baseline came from a Terraform state: "live differs from code", traced to the code.
+    managed_by = models.CharField(max_length=16, choices=ManagedBy.choices, blank=True, default="")
+    state_source = models.ForeignKey(
+        "baselines.StateSource", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tf_address = models.CharField(max_length=1024, blank=True, default="")
+    tf_serial = models.BigIntegerField(null=True, blank=True)
+    tf_finding = models.CharField(max_length=16, choices=TerraformFinding.choices, blank=True, default="")
 
     class Meta:
         ordering = ["-detected_at", "-id"]
@@ -107,6 +126,18 @@ class Drift(models.Model):
             models.Index(fields=["drift_type", "-detected_at", "-id"], name="drift_type_idx"),
             # GET /drifts?resource_type=
             models.Index(fields=["resource_type", "-detected_at", "-id"], name="drift_resource_type_idx"),
+            # GET /drifts?managed_by=terraform (a minority of rows: partial).
+            models.Index(
+                fields=["managed_by", "-detected_at", "-id"],
+                condition=~models.Q(managed_by=""),
+                name="drift_managed_by_idx",
+            ),
+            # GET /drifts?state_source=
+            models.Index(
+                fields=["state_source", "-detected_at", "-id"],
+                condition=models.Q(state_source__isnull=False),
+                name="drift_state_source_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -328,6 +328,8 @@ DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS = _env_list(
     "DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS", ["127.0.0.1", "localhost", "::1", ".amazonaws.com", ".amazonaws.com.cn"]
 )
 DRIFTWATCH_SCAN_BATCH_SIZE = _env_int("DRIFTWATCH_SCAN_BATCH_SIZE", 500, minimum=1)
+# Terraform state: the largest state file read, fetched or uploaded (bytes; 50 MiB by default).
+DRIFTWATCH_TF_STATE_MAX_BYTES = _env_int("DRIFTWATCH_TF_STATE_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 DRIFTWATCH_JOB_TIMEOUT_MINUTES = _env_int("DRIFTWATCH_JOB_TIMEOUT_MINUTES", 120, minimum=1)
 DRIFTWATCH_UNIT_TIME_LIMIT = _env_int("DRIFTWATCH_UNIT_TIME_LIMIT", 1800, minimum=10)
 # A running unit renews its lease every quarter of this; one not renewed for this long lost its worker

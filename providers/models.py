@@ -40,6 +40,8 @@ class Provider(models.Model):
     # Size of the thread pool for per-resource API calls: lower it for accounts that share their
     # API quota with production.
     max_concurrency = models.PositiveSmallIntegerField(default=8)
+    # Report live resources no Terraform state of this provider declares (off: adding a state is quiet).
+    report_unmanaged = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     last_scanned_at = models.DateTimeField(null=True, blank=True)

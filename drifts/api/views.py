@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from baselines import services as baseline_services
 from driftwatch.api.errors import Conflict
 from driftwatch.api.schema import errors
 from providers.models import Resource
@@ -152,7 +153,12 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         body.is_valid(raise_exception=True)
         note = body.validated_data.get("note", "")
         if body.validated_data["capture_baseline"]:
-            result = triage.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=drift.status)
+            try:
+                result = triage.resolve_with_baseline(
+                    drift, actor=request.user, note=note, expected_status=drift.status
+                )
+            except baseline_services.DeclaredByCode as exc:
+                raise Conflict(str(exc), code="managed_by_terraform") from None
         else:
             result = triage.move_drifts(
                 [drift.pk], DriftStatus.RESOLVED, actor=request.user, note=note, expected={drift.pk: drift.status}

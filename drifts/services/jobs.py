@@ -20,7 +20,7 @@ from django.utils import timezone
 from providers import services as provider_services
 
 from ..models import UNFINISHED_UNIT_STATUSES, DetectionJob, JobStatus, JobUnit, UnitStatus
-from . import scan
+from . import scan, terraform
 from .scan import UnitCounts, UnitOutcome
 
 logger = logging.getLogger(__name__)
@@ -87,10 +87,10 @@ def scan_unit(unit_id: int, *, attempt: int | None = None, may_retry: bool = Fal
         if held is None:
             return  # done already (a redelivered message), held by a live worker, or its job was reaped
         unit = JobUnit.objects.select_related("provider").get(pk=unit_id)
+        # The Terraform state unit reads the provider's state sources; every other unit scans AWS.
+        run = terraform.refresh_unit if unit.resource_type == terraform.STATE_UNIT_TYPE else scan.collect_and_record
         with _Heartbeat(unit_id, held):
-            outcome = scan.collect_and_record(
-                unit, batch_size=batch_size, on_progress=lambda counts: _progress(unit, counts)
-            )
+            outcome = run(unit, batch_size=batch_size, on_progress=lambda counts: _progress(unit, counts))
         _finish(unit, held, UnitStatus.SUCCEEDED, outcome)
         logger.info(
             "scan unit done: %d resources, %d new drifts",
