@@ -384,8 +384,8 @@ def _kms_key(attrs: dict) -> tuple[str, str, str, dict]:
     spec = _text(attrs.get("customer_master_key_spec"))
     document: dict = {"KeyId": key_id}
     _put(document, "Description", attrs.get("description"))
-    _put(document, "KeyUsage", _text(attrs.get("key_usage")))
-    _put(document, "KeySpec", spec)
+    # KeyUsage and KeySpec are fixed when a key is created (Terraform replaces the key to change them):
+    # they cannot drift, so they are not compared.
     if spec in (None, "SYMMETRIC_DEFAULT"):
         # Other key specs cannot rotate: the collector reports null, whatever Terraform stored.
         _put(document, "KeyRotationEnabled", attrs.get("enable_key_rotation"))
