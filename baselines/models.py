@@ -36,6 +36,8 @@ class Baseline(models.Model):
     state_key = models.CharField(max_length=1024, blank=True, help_text="The state file's S3 key, when a glob.")
     address = models.CharField(max_length=1024, blank=True, help_text="e.g. module.network.aws_security_group.web[0]")
     serial = models.BigIntegerField(null=True, blank=True)
+    # Parts of the document declared by split resources: {"Versioning": "aws_s3_bucket_versioning.logs", ...}
+    declared_by = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-captured_at", "-id"]

@@ -13,7 +13,16 @@ from .models import Baseline, BaselineSource
 def current_baselines(resource_ids: Iterable[int]) -> dict[int, Baseline]:
     """The current baseline of each resource that has one, in one query."""
     rows = Baseline.objects.filter(resource_id__in=list(resource_ids), is_current=True).only(
-        "id", "resource_id", "config", "config_hash", "captured_at", "source", "state_source_id", "address", "serial"
+        "id",
+        "resource_id",
+        "config",
+        "config_hash",
+        "captured_at",
+        "source",
+        "state_source_id",
+        "address",
+        "serial",
+        "declared_by",
     )
     return {b.resource_id: b for b in rows}
 

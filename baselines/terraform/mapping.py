@@ -14,6 +14,8 @@ provider v4/v5 state they are refreshed copies of the bucket, not what the code 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -47,6 +49,9 @@ class Declared:
     document: dict
     # Addresses of the split resources that filled keys of the document (versioning, rules, ...).
     parts: list[str] = field(default_factory=list)
+    # Which address declares which part: a document path ("Versioning", "IngressRules[#1a2b3c4d5e6f]")
+    # -> the split resource's address. Parts not listed are declared by `address`.
+    declared_by: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -561,18 +566,48 @@ def map_instances(instances: Iterable[Instance], *, default_region: str = "us-ea
             if found is None:
                 continue
         declared, _parent = found
+        before = {key: canonical_json(value) for key, value in declared.document.items()}
         try:
             child.apply(declared.document, instance.attributes)
         except MappingError as exc:
             result.warnings.append(f"{instance.address}: {exc}")
             continue
         declared.parts.append(instance.address)
+        _trace(declared, before, instance.address)
     for declared, parent in {id(d): (d, p) for d, p in by_key.values()}.values():
         if parent.finish is not None:
             parent.finish(declared.document)
     for declared in result.declared:
         declared.document = sorted_dict(declared.document)
     return result
+
+
+def element_ident(value: Any) -> str:
+    """How the diff engine names a list element (drifts.diff.element_ident; a test keeps them equal)."""
+    text = canonical_json(value)
+    if isinstance(value, dict | list):
+        return "#" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return text
+
+
+def _trace(declared: Declared, before: dict[str, str], address: str) -> None:
+    """Record which parts of the document a split resource declared: keys, dict members or list elements."""
+    for key, value in declared.document.items():
+        old_text = before.get(key)
+        if old_text == canonical_json(value):
+            continue
+        old = json.loads(old_text) if old_text is not None else None
+        if isinstance(value, list):
+            seen = {canonical_json(item) for item in old or []}
+            for item in value:
+                if canonical_json(item) not in seen:
+                    declared.declared_by[f"{key}[{element_ident(item)}]"] = address
+        elif isinstance(value, dict) and isinstance(old, dict):
+            for member, item in value.items():
+                if member not in old or canonical_json(old[member]) != canonical_json(item):
+                    declared.declared_by[f"{key}.{member}"] = address
+        else:
+            declared.declared_by[key] = address
 
 
 def _orphan_parent(key, instance: Instance, result: MappingResult, by_key: dict, default_region: str):

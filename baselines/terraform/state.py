@@ -92,7 +92,8 @@ def parse_state(data: bytes, *, max_bytes: int | None = None) -> ParsedState:
     except UnicodeDecodeError:
         raise StateError("malformed", "The state file is not UTF-8 text.") from None
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(data.rstrip()) - 1:
+        # An unterminated string runs to the end of the input: cut off, like an error at the very end.
+        if exc.pos >= len(data.rstrip()) - 1 or exc.msg.startswith("Unterminated string"):
             raise StateError(
                 "truncated", f"The state file ends early (at byte {exc.pos}): it was cut off in transfer."
             ) from None

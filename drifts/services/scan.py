@@ -361,10 +361,25 @@ def _terraform_fields(baseline, change: dict) -> dict:
     return {
         "managed_by": ManagedBy.TERRAFORM,
         "state_source_id": baseline.state_source_id,
-        "tf_address": baseline.address[:1024],
+        "tf_address": declaring_address(baseline, change["path"])[:1024],
         "tf_serial": baseline.serial,
         "tf_finding": TerraformFinding.MISSING if missing else TerraformFinding.NONE,
     }
+
+
+def declaring_address(baseline, path: str) -> str:
+    """The Terraform address that declares a path: the split resource that wrote it, else the resource."""
+    declared_by = baseline.declared_by or {}
+    if declared_by:
+        try:
+            parts = diff_engine.split_path(path)
+        except ValueError:
+            parts = []
+        for end in range(len(parts), 0, -1):
+            found = declared_by.get(diff_engine.format_path(parts[:end]))
+            if found:
+                return found
+    return baseline.address
 
 
 def _terraform_verdict(resource, baseline, change: dict, verdict):

@@ -331,6 +331,7 @@ def _apply_type(source, key, head, resource_type, declared, outcome, job_id, why
                 state_key=key,
                 address=item.address[:1024],
                 serial=head.serial,
+                declared_by=item.declared_by,
             )
             for resource_id, (_resource, item) in by_id.items()
         )
