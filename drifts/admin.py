@@ -70,6 +70,8 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "provider",
         ResourceTypeFilter,
+        "managed_by",
+        "tf_finding",
         ("detected_at", admin.DateFieldListFilter),
     )
     search_fields = ("resource__name", "summary")
@@ -98,6 +100,7 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             },
         ),
         ("Values", {"fields": ("baseline_value_json", "current_value_json")}),
+        ("Terraform", {"fields": ("managed_by", "tf_finding", "state_source", "tf_address", "tf_serial")}),
         (
             "Timeline",
             {

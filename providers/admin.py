@@ -166,7 +166,20 @@ class ProviderAdmin(admin.ModelAdmin):
         "deleted_at",
     )
     fieldsets = (
-        (None, {"fields": ("name", "kind", "regions", "enabled", "scan_interval_minutes", "max_concurrency")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "kind",
+                    "regions",
+                    "enabled",
+                    "scan_interval_minutes",
+                    "max_concurrency",
+                    "report_unmanaged",
+                )
+            },
+        ),
         ("Connection", {"fields": ("endpoint_url", "role_arn", "external_id")}),
         (
             "Credentials",

@@ -238,6 +238,7 @@ PUBLIC_FIELDS = (
     "scan_interval_minutes",
     "max_concurrency",
     "enabled",
+    "report_unmanaged",
 )
 # update_provider's default: keep the stored credentials (None clears them).
 UNCHANGED = object()

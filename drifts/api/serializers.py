@@ -52,6 +52,33 @@ class DriftEventSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
+class TerraformRefSerializer(serializers.Serializer):
+    """Where the code declares what this drift differs from (null when no Terraform state is involved)."""
+
+    finding = serializers.ChoiceField(
+        choices=["attribute", "missing", "unmanaged"],
+        help_text="attribute: live differs from code; missing: declared, not live; unmanaged: live, not declared.",
+    )
+    state_source_id = serializers.IntegerField(allow_null=True)
+    state_source_name = serializers.CharField(allow_null=True)
+    address = serializers.CharField(allow_null=True, help_text="e.g. module.network.aws_security_group.web[0]")
+    serial = serializers.IntegerField(allow_null=True)
+
+
+def terraform_ref(drift) -> dict | None:
+    """The drift's Terraform trace for the detail view."""
+    if not drift.managed_by and not drift.tf_finding:
+        return None
+    source = drift.state_source if drift.state_source_id else None
+    return {
+        "finding": drift.tf_finding or "attribute",
+        "state_source_id": drift.state_source_id,
+        "state_source_name": source.name if source is not None else None,
+        "address": drift.tf_address or None,
+        "serial": drift.tf_serial,
+    }
+
+
 class DriftDetailSerializer(DriftSerializer):
     """The full drift record: the list fields plus path, diff, baseline, job and the status history."""
 
@@ -65,6 +92,8 @@ class DriftDetailSerializer(DriftSerializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
     resolution = serializers.ChoiceField(choices=Resolution.choices, allow_null=True)
     events = DriftEventSerializer(many=True)
+    managed_by = serializers.ChoiceField(choices=["terraform"], allow_null=True)
+    terraform = TerraformRefSerializer(allow_null=True)
 
     def to_representation(self, drift) -> dict:
         data = super().to_representation(drift)
@@ -79,6 +108,8 @@ class DriftDetailSerializer(DriftSerializer):
             updated_at=iso_utc(drift.updated_at),
             resolved_at=iso_utc(drift.resolved_at),
             resolution=drift.resolution,
+            managed_by=drift.managed_by or None,
+            terraform=terraform_ref(drift),
             events=[
                 {
                     "from_status": e.from_status,

@@ -76,7 +76,7 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @staticmethod
     def _detail_queryset():
         return (
-            Drift.objects.select_related("resource", "baseline")
+            Drift.objects.select_related("resource", "baseline", "state_source")
             .only(
                 *_LIST_FIELDS,
                 "provider_id",
@@ -89,6 +89,12 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 "updated_at",
                 "resolved_at",
                 "resolution",
+                "managed_by",
+                "tf_address",
+                "tf_serial",
+                "tf_finding",
+                "state_source__id",
+                "state_source__name",
             )
             .prefetch_related(
                 Prefetch("events", queryset=DriftEvent.objects.select_related("actor").order_by("at", "id"))

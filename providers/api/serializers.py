@@ -52,6 +52,9 @@ class ProviderSerializer(serializers.Serializer):
     scan_interval_minutes = serializers.IntegerField()
     max_concurrency = serializers.IntegerField()
     enabled = serializers.BooleanField()
+    report_unmanaged = serializers.BooleanField(
+        help_text="Report live resources no Terraform state of this provider declares (off by default)."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     last_scanned_at = serializers.DateTimeField(allow_null=True)
@@ -72,6 +75,7 @@ class ProviderSerializer(serializers.Serializer):
             "scan_interval_minutes": provider.scan_interval_minutes,
             "max_concurrency": provider.max_concurrency,
             "enabled": provider.enabled,
+            "report_unmanaged": provider.report_unmanaged,
             "created_at": iso_utc(provider.created_at),
             "updated_at": iso_utc(provider.updated_at),
             "last_scanned_at": iso_utc(provider.last_scanned_at),
@@ -133,6 +137,9 @@ class ProviderWriteSerializer(StrictSerializer):
     scan_interval_minutes = serializers.IntegerField(min_value=1, max_value=MAX_SCAN_INTERVAL_MINUTES, required=False)
     max_concurrency = serializers.IntegerField(min_value=1, max_value=64, required=False)
     enabled = serializers.BooleanField(required=False)
+    report_unmanaged = serializers.BooleanField(
+        required=False, help_text="Report live resources no Terraform state of this provider declares."
+    )
 
     def validate_name(self, value: str) -> str:
         value = value.strip()
