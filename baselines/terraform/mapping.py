@@ -590,6 +590,10 @@ def element_ident(value: Any) -> str:
     return text
 
 
+# Dicts whose members are separate things (one inline policy per aws_iam_role_policy): traced per member.
+_NAMED_MEMBERS = frozenset({"InlinePolicies"})
+
+
 def _trace(declared: Declared, before: dict[str, str], address: str) -> None:
     """Record which parts of the document a split resource declared: keys, dict members or list elements."""
     for key, value in declared.document.items():
@@ -602,7 +606,8 @@ def _trace(declared: Declared, before: dict[str, str], address: str) -> None:
             for item in value:
                 if canonical_json(item) not in seen:
                     declared.declared_by[f"{key}[{element_ident(item)}]"] = address
-        elif isinstance(value, dict) and isinstance(old, dict):
+        elif isinstance(value, dict) and (isinstance(old, dict) or key in _NAMED_MEMBERS):
+            old = old or {}
             for member, item in value.items():
                 if member not in old or canonical_json(old[member]) != canonical_json(item):
                     declared.declared_by[f"{key}.{member}"] = address
