@@ -322,10 +322,18 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- DriftWatch --------------------------------------------------------------------------------------
-# Hosts a provider's endpoint_url may point at (SSRF guard). Entries are host names or suffixes
-# starting with ".". Link-local and metadata addresses are refused whatever this says.
+# The outbound-URL guard (driftwatch/outbound.py): every URL DriftWatch calls passes it. Production
+# allows https to public addresses only; development and the tests add plain http and loopback (moto,
+# local receivers). Link-local and metadata addresses are refused whatever these say.
+_LOOPBACK = ["127.0.0.1", "localhost", "::1"]
+DRIFTWATCH_OUTBOUND_ALLOW_HTTP = _env_bool("DRIFTWATCH_OUTBOUND_ALLOW_HTTP", DEBUG or TESTING)
+DRIFTWATCH_OUTBOUND_PRIVATE_HOSTS = _env_list(
+    "DRIFTWATCH_OUTBOUND_PRIVATE_HOSTS", _LOOPBACK if DEBUG or TESTING else []
+)
+# Hosts a provider's endpoint_url may name, on top of the guard: host names, or suffixes starting with ".".
 DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS = _env_list(
-    "DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS", ["127.0.0.1", "localhost", "::1", ".amazonaws.com", ".amazonaws.com.cn"]
+    "DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS",
+    [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"] + (_LOOPBACK if DEBUG or TESTING else []),
 )
 DRIFTWATCH_SCAN_BATCH_SIZE = _env_int("DRIFTWATCH_SCAN_BATCH_SIZE", 500, minimum=1)
 # Terraform state: the largest state file read, fetched or uploaded (bytes; 50 MiB by default).

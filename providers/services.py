@@ -2,70 +2,64 @@
 
 import ipaddress
 import logging
-import socket
-from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from driftwatch import outbound
 from driftwatch.models import AuditEntry
+from driftwatch.outbound import URLNotAllowed
 
+from .collectors import base as collector_base
 from .collectors.session import build_clients, caller_identity
 from .crypto import CredentialsError
 from .models import Provider, Resource, ScanScope, config_hash
 
 logger = logging.getLogger(__name__)
 
-# Link-local (incl. the EC2 metadata service 169.254.169.254) and the IPv6 metadata address are
-# never a legitimate AWS endpoint, whatever the allow-list says.
-_FORBIDDEN_NETWORKS = [
-    ipaddress.ip_network("169.254.0.0/16"),
-    ipaddress.ip_network("fe80::/10"),
-    ipaddress.ip_network("fd00:ec2::254/128"),
-]
 
-
-class EndpointNotAllowed(ValueError):
+class EndpointNotAllowed(URLNotAllowed):
     """A provider's endpoint_url points somewhere DriftWatch must not call."""
 
 
-def _is_forbidden_ip(host: str) -> bool:
+def check_endpoint_url(url: str, *, resolve: bool = False) -> str:
+    """The normalized endpoint URL, or EndpointNotAllowed.
+
+    The outbound guard's strict parse, then the endpoint allow-list (AWS's domains in production), then
+    where the host points: an address literal always, a name's DNS answers with resolve=True (at scan
+    time). The connection itself is checked again when the clients connect (outbound.guard_boto_client).
+    """
     try:
-        ip = ipaddress.ip_address(host.strip("[]"))
+        target = outbound.parse(url)
+        if _is_address(target.host):
+            outbound.check_address(target.host, target.host)
+        if not _endpoint_host_allowed(target.host):
+            raise EndpointNotAllowed(f"endpoint_url host {target.host!r} is not in DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS.")
+        if resolve:
+            outbound.resolve(target.host, target.port)
+    except EndpointNotAllowed:
+        raise
+    except URLNotAllowed as exc:
+        raise EndpointNotAllowed(str(exc).replace("The URL", "endpoint_url")) from None
+    return target.url
+
+
+def _endpoint_host_allowed(host: str) -> bool:
+    for entry in settings.DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS:
+        entry = entry.lower().strip("[]")
+        if host == entry or (entry.startswith(".") and host.endswith(entry)):
+            return True
+    return False
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in _FORBIDDEN_NETWORKS)
-
-
-def check_endpoint_url(url: str, *, resolve: bool = False) -> None:
-    """Refuse endpoint URLs that are not http(s), not on the allow-list, or link-local/metadata.
-
-    With resolve=True (at scan time) the host's DNS answers are checked too, so a name that
-    resolves to the metadata service is refused.
-    """
-    parsed = urlparse(url)
-    if parsed.scheme not in {"http", "https"}:
-        raise EndpointNotAllowed("endpoint_url must use http or https")
-    host = (parsed.hostname or "").lower()
-    if not host:
-        raise EndpointNotAllowed("endpoint_url has no host")
-    if _is_forbidden_ip(host):
-        raise EndpointNotAllowed("endpoint_url points at a link-local or metadata address")
-    allowed = settings.DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS
-    if not any(host == entry.lower() or (entry.startswith(".") and host.endswith(entry.lower())) for entry in allowed):
-        raise EndpointNotAllowed(f"endpoint_url host {host!r} is not in DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS")
-    if resolve:
-        try:
-            port = parsed.port or (443 if parsed.scheme == "https" else 80)
-            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-        except (OSError, ValueError) as exc:
-            raise EndpointNotAllowed(f"endpoint_url host {host!r} does not resolve: {exc}") from None
-        if any(_is_forbidden_ip(info[4][0]) for info in infos):
-            raise EndpointNotAllowed("endpoint_url resolves to a link-local or metadata address")
+    return True
 
 
 def aws_clients(provider: Provider, *, max_attempts: int | None = None):
@@ -209,20 +203,26 @@ class ConnectionCheckFailed(Exception):
     """The provider's credentials or endpoint did not work; the message is safe to show."""
 
 
+def describe_error(exc: BaseException) -> str:
+    """A failure of a provider's AWS calls in DriftWatch's words (collectors.base.describe_error)."""
+    if isinstance(exc, CredentialsError):
+        return f"CredentialsError: {exc}"
+    return collector_base.describe_error(exc)
+
+
 def test_connection(provider: Provider) -> dict:
-    """STS GetCallerIdentity with the provider's settings: {"account", "arn"} or ConnectionCheckFailed."""
+    """STS GetCallerIdentity with the provider's settings: {"account", "arn"} or ConnectionCheckFailed.
+
+    Whatever the endpoint answers (an HTML page, a redirect, garbage), the caller gets a failure described
+    in DriftWatch's words, never the endpoint's.
+    """
     try:
-        # A person is waiting for the answer: two attempts, not a scan's ten with backoff.
+        # A person is waiting for the answer: one attempt, not a scan's ten with backoff.
         return caller_identity(aws_clients(provider, max_attempts=1))
-    except (ClientError, BotoCoreError, EndpointNotAllowed, CredentialsError, ValueError) as exc:
-        raise ConnectionCheckFailed(_safe_message(exc)) from None
-
-
-def _safe_message(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".strip()[:300]
-    return str(exc)[:300]
+    except Exception as exc:  # noqa: BLE001 - every failure is an answer here, never a 500
+        if not isinstance(exc, BotoCoreError | ClientError | URLNotAllowed | CredentialsError | ValueError):
+            logger.warning("connection check of provider %s failed with %s", provider.pk, type(exc).__name__)
+        raise ConnectionCheckFailed(describe_error(exc)) from None
 
 
 # --- A provider's lifecycle: each change writes its audit row here, whichever door (API, admin) asks ----

@@ -60,14 +60,11 @@ def is_transient(exc: BaseException) -> bool:
 
 def describe_error(exc: BaseException) -> str:
     """A short message for the job's error list: the error's type and code, never credentials."""
-    from botocore.exceptions import ClientError
-
     if isinstance(exc, SoftTimeLimitExceeded):
         return f"Timed out after {settings.DRIFTWATCH_UNIT_TIME_LIMIT} seconds."
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".strip()[:500]
-    return f"{type(exc).__name__}: {exc}"[:500]
+    if isinstance(exc, OperationalError | InterfaceError):
+        return f"Database unavailable ({type(exc).__name__})."
+    return provider_services.describe_error(exc)[:500]
 
 
 # --- Running one unit -----------------------------------------------------------------------------------

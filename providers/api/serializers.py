@@ -4,7 +4,6 @@ import re
 from functools import lru_cache
 
 import boto3
-from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -165,14 +164,9 @@ class ProviderWriteSerializer(StrictSerializer):
         if not value:
             return None
         try:
-            check_endpoint_url(value)
+            return check_endpoint_url(value)
         except EndpointNotAllowed as exc:
             raise serializers.ValidationError(str(exc)) from None
-        try:
-            URLValidator(schemes=["http", "https"])(value)
-        except Exception:
-            raise serializers.ValidationError("endpoint_url is not a valid URL.") from None
-        return value
 
     def validate_role_arn(self, value: str | None) -> str | None:
         if not value:

@@ -13,7 +13,17 @@ from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+from botocore.parsers import ResponseParserError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -97,8 +107,10 @@ class AwsClients:
             existing = self._clients.get(key)
             if existing is not None:
                 return existing
-            client = self.session.client(
-                service, region_name=region, endpoint_url=self.endpoint_url, config=self._config
+            from driftwatch.outbound import guard_boto_client  # here: the collectors import without Django
+
+            client = guard_boto_client(
+                self.session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=self._config)
             )
             # 'before-parameter-build' fires once per API call, ahead of any handler that could
             # short-circuit 'before-call'; 'request-created' fires once per HTTP attempt (retries too).
@@ -144,6 +156,60 @@ def error_code(exc: BaseException) -> str:
     return ""
 
 
+def describe_error(exc: BaseException) -> str:
+    """What went wrong calling AWS, in DriftWatch's own words: the error's type, AWS error code, HTTP
+    status and operation. Never the message or body the endpoint sent: an endpoint that is not AWS (or
+    one that is) could answer anything, and job errors are readable with a read token."""
+    from driftwatch.outbound import URLNotAllowed  # here: the collectors import without Django
+
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        meta = exc.response.get("ResponseMetadata", {})
+        code = _safe_token(str(err.get("Code", "") or "Unknown"))
+        status = meta.get("HTTPStatusCode")
+        where = f" in {exc.operation_name}" if getattr(exc, "operation_name", None) else ""
+        meaning = _KNOWN_CODES.get(code)
+        return f"AWS error {code}{f' (HTTP {status})' if status else ''}{where}{f': {meaning}' if meaning else ''}"
+    if isinstance(exc, HTTPClientError) and isinstance(exc.kwargs.get("error"), URLNotAllowed):
+        return f"Refused by the outbound-URL guard: {exc.kwargs['error']}"
+    if isinstance(exc, URLNotAllowed | PolicyParseError):
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ResponseParserError):
+        return "The endpoint's answer is not an AWS response (ResponseParserError)."
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+        return f"Could not connect to the endpoint ({type(exc).__name__})."
+    if isinstance(exc, ReadTimeoutError):
+        return "The endpoint did not answer in time (ReadTimeoutError)."
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError | NoRegionError):
+        return f"{type(exc).__name__}: {exc}"
+    if type(exc).__module__.split(".")[0] in {"botocore", "boto3", "urllib3", "s3transfer"}:
+        return f"{type(exc).__name__} while calling AWS."  # its message may quote what the endpoint sent
+    return f"{type(exc).__name__}: {exc}"  # DriftWatch's own error (a bug): its message is ours
+
+
+# What the common codes mean, in our words (the endpoint's own message is never repeated).
+_KNOWN_CODES = {
+    "InvalidClientTokenId": "the access key id is not valid",
+    "UnrecognizedClientException": "the access key id is not valid",
+    "SignatureDoesNotMatch": "the secret access key does not match the access key id",
+    "ExpiredToken": "the session token has expired",
+    "ExpiredTokenException": "the session token has expired",
+    "AccessDenied": "the credentials are not allowed this call",
+    "AccessDeniedException": "the credentials are not allowed this call",
+    "UnauthorizedOperation": "the credentials are not allowed this call",
+    "OptInRequired": "the account is not subscribed to this service",
+    "AuthFailure": "AWS could not validate the credentials",
+    "Throttling": "AWS is throttling the calls",
+    "ThrottlingException": "AWS is throttling the calls",
+    "RequestLimitExceeded": "AWS is throttling the calls",
+}
+
+
+def _safe_token(text: str) -> str:
+    """An AWS error code is a word; anything else an endpoint put there is cut to its word characters."""
+    return "".join(ch for ch in text[:64] if ch.isascii() and (ch.isalnum() or ch in "._-")) or "Unknown"
+
+
 def collect_each(
     clients: AwsClients,
     items: Iterable[T],
@@ -162,7 +228,7 @@ def collect_each(
         try:
             return ident, read(item), None
         except (ClientError, PolicyParseError) as exc:
-            return ident, None, str(exc)
+            return ident, None, describe_error(exc)
 
     result = CollectResult()
     for ident, resource, error in clients.map(attempt, items):

@@ -40,11 +40,15 @@ def build_clients(
         session = boto3.Session(region_name=default_region)
 
     if role_arn:
-        sts = session.client(
-            "sts",
-            region_name=default_region,
-            endpoint_url=endpoint_url,
-            config=client_config(max_workers=1, max_attempts=max_attempts),
+        from driftwatch.outbound import guard_boto_client  # here: the collectors import without Django
+
+        sts = guard_boto_client(
+            session.client(
+                "sts",
+                region_name=default_region,
+                endpoint_url=endpoint_url,
+                config=client_config(max_workers=1, max_attempts=max_attempts),
+            )
         )
         params = {"RoleArn": role_arn, "RoleSessionName": ROLE_SESSION_NAME}
         if external_id:

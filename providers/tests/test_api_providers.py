@@ -159,7 +159,7 @@ def test_create_accepts_role_endpoint_session_token_and_other_partitions(api, mo
     assert response.status_code == 201, response.json()
     data = response.json()
     assert data["regions"] == ["cn-north-1", "us-gov-west-1", "us-east-1"]  # de-duplicated, order kept
-    assert data["endpoint_url"] == "http://localhost:4566"
+    assert data["endpoint_url"] == "http://localhost:4566/"  # stored normalized
     assert data["role_arn"] == "arn:aws:iam::123456789012:role/DriftWatchReadOnly"
     assert data["external_id"] == "dw-external-1"
     assert (data["scan_interval_minutes"], data["max_concurrency"], data["enabled"]) == (15, 4, False)
@@ -219,7 +219,7 @@ def test_create_requires_name_kind_and_regions(api, missing):
 def test_endpoint_error_says_why(api):
     response = api.post("/api/v1/providers", _body(endpoint_url="http://169.254.169.254/"), format="json")
     assert response.json()["error"]["details"]["endpoint_url"] == [
-        "endpoint_url points at a link-local or metadata address"
+        "endpoint_url points at a link-local or cloud metadata address, which is never allowed."
     ]
     response = api.post("/api/v1/providers", _body(regions=["us-east-1", "moon-1"]), format="json")
     assert "'moon-1'" in response.json()["error"]["details"]["regions"][0]
@@ -496,7 +496,8 @@ def test_connection_test_failure_is_a_clear_error_without_the_secret(api):
     error = response.json()["error"]
     assert error["code"] == "connection_failed"
     assert error["message"] == (
-        "Connection check failed: InvalidClientTokenId: The security token included in the request is invalid."
+        "Connection check failed: AWS error InvalidClientTokenId (HTTP 403) in GetCallerIdentity: "
+        "the access key id is not valid"
     )
     assert error["details"] == {"provider_id": provider_id}
     assert seen and b"GetCallerIdentity" in seen[0]  # it really called the endpoint
