@@ -15,7 +15,6 @@ provider v4/v5 state they are refreshed copies of the bucket, not what the code 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -29,7 +28,6 @@ from providers.collectors.base import (
     normalize_policy,
     resource_name,
     sort_set,
-    sorted_dict,
 )
 
 from .state import Instance
@@ -158,7 +156,7 @@ def _s3_encryption(document: dict, attrs: dict) -> None:
             {"ApplyServerSideEncryptionByDefault": by_default, "BucketKeyEnabled": bool(rule.get("bucket_key_enabled"))}
         )
     if rules:
-        document["Encryption"] = {"Rules": sort_set(sorted_dict(rule) for rule in rules)}
+        document["Encryption"] = {"Rules": sort_set(rules)}
 
 
 def _s3_logging(document: dict, attrs: dict) -> None:
@@ -206,15 +204,13 @@ def _rule(protocol: Any, from_port: Any, to_port: Any, source: str, description:
     proto = _protocol(protocol)
     # All-traffic rules carry no ports in AWS's answer (Terraform stores 0/0 or null).
     ports = (None, None) if proto == "-1" else (from_port, to_port)
-    return sorted_dict(
-        {
-            "IpProtocol": proto,
-            "FromPort": ports[0],
-            "ToPort": ports[1],
-            "Source": source,
-            "Description": _text(description),
-        }
-    )
+    return {
+        "Description": _text(description),
+        "FromPort": ports[0],
+        "IpProtocol": proto,
+        "Source": source,
+        "ToPort": ports[1],
+    }
 
 
 def _block_rules(block: dict, group_id: str | None, *, source_group_key: str) -> list[dict]:
@@ -566,7 +562,7 @@ def map_instances(instances: Iterable[Instance], *, default_region: str = "us-ea
             if found is None:
                 continue
         declared, _parent = found
-        before = {key: canonical_json(value) for key, value in declared.document.items()}
+        before = _shape(declared.document)
         try:
             child.apply(declared.document, instance.attributes)
         except MappingError as exc:
@@ -577,8 +573,6 @@ def map_instances(instances: Iterable[Instance], *, default_region: str = "us-ea
     for declared, parent in {id(d): (d, p) for d, p in by_key.values()}.values():
         if parent.finish is not None:
             parent.finish(declared.document)
-    for declared in result.declared:
-        declared.document = sorted_dict(declared.document)
     return result
 
 
@@ -594,24 +588,39 @@ def element_ident(value: Any) -> str:
 _NAMED_MEMBERS = frozenset({"InlinePolicies"})
 
 
-def _trace(declared: Declared, before: dict[str, str], address: str) -> None:
+def _shape(document: dict) -> dict[str, tuple]:
+    """What a split resource can change, cheaply: each value's identity, and the members a list or dict had.
+
+    Split resources assign a key or append to a list or dict member; they never edit what is there.
+    """
+    shape = {}
+    for key, value in document.items():
+        if isinstance(value, list):
+            shape[key] = (value, len(value))
+        elif isinstance(value, dict):
+            shape[key] = (value, frozenset(value))
+        else:
+            shape[key] = (value, None)
+    return shape
+
+
+def _trace(declared: Declared, before: dict[str, tuple], address: str) -> None:
     """Record which parts of the document a split resource declared: keys, dict members or list elements."""
     for key, value in declared.document.items():
-        old_text = before.get(key)
-        if old_text == canonical_json(value):
-            continue
-        old = json.loads(old_text) if old_text is not None else None
+        old, members = before.get(key, (None, None))
         if isinstance(value, list):
-            seen = {canonical_json(item) for item in old or []}
-            for item in value:
-                if canonical_json(item) not in seen:
-                    declared.declared_by[f"{key}[{element_ident(item)}]"] = address
+            start = members if value is old and members is not None else 0
+            if value is old and start == len(value):
+                continue
+            for item in value[start:]:
+                declared.declared_by[f"{key}[{element_ident(item)}]"] = address
         elif isinstance(value, dict) and (isinstance(old, dict) or key in _NAMED_MEMBERS):
-            old = old or {}
-            for member, item in value.items():
-                if member not in old or canonical_json(old[member]) != canonical_json(item):
-                    declared.declared_by[f"{key}.{member}"] = address
-        else:
+            known = members if value is old and members is not None else frozenset()
+            if value is old and len(value) == len(known):
+                continue
+            for member in value.keys() - known:
+                declared.declared_by[f"{key}.{member}"] = address
+        elif key not in before or value is not old:
             declared.declared_by[key] = address
 
 
