@@ -14,6 +14,7 @@ provider v4/v5 state they are refreshed copies of the bucket, not what the code 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections import Counter
@@ -84,9 +85,16 @@ def _policy(text: Any) -> dict | None:
     if not isinstance(text, str) or not text.strip():
         return None
     try:
-        return normalize_policy(text)
+        return _normalized(text)
     except PolicyParseError as exc:
         raise MappingError(str(exc)) from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized(text: str) -> dict | None:
+    # States repeat policies (every role's assume-role policy, one bucket policy per environment): parse once.
+    # The result is shared between documents, which are never modified after mapping.
+    return normalize_policy(text)
 
 
 def _tags(attrs: dict) -> dict | None:

@@ -207,7 +207,7 @@ def apply_state(source: StateSource, data: bytes, *, key: str = "", etag: str = 
             "etag": etag,
             "terraform_version": parsed.terraform_version,
             "resources": len(mapping.declared),
-            "applied_at": timezone.now().isoformat(),
+            "applied_at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
         applied=True,
     )
