@@ -502,6 +502,10 @@ PARENTS: dict[str, ParentType] = {
     "aws_security_group": ParentType(
         "ec2_security_group", _security_group, lambda a: ("sg", a.get("id")), _sg_finish, _sg_orphan
     ),
+    # The default group of a VPC, adopted by the code: the same document as any group.
+    "aws_default_security_group": ParentType(
+        "ec2_security_group", _security_group, lambda a: ("sg", a.get("id")), _sg_finish, _sg_orphan
+    ),
     "aws_iam_role": ParentType("iam_role", _iam_role, lambda a: ("role", a.get("name")), _role_finish),
     "aws_db_instance": ParentType("rds_instance", _db_instance, lambda a: None),
     "aws_kms_key": ParentType(

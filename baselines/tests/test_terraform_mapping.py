@@ -213,3 +213,25 @@ def test_live_document_equal_in_form_only_is_no_change(declared):
     typed = json.loads(json.dumps(policy).replace('"true"', "true"))  # AWS answered a boolean
     live["Policy"] = typed
     assert compare(declared["module.storage.aws_s3_bucket.data[0]"].document, live) == []
+
+
+def test_an_adopted_default_security_group_maps_like_any_group():
+    from baselines.terraform.state import Instance
+
+    attrs = {
+        "arn": "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0def",
+        "id": "sg-0def",
+        "name": "default",
+        "description": "default VPC security group",
+        "vpc_id": "vpc-1",
+        "ingress": [],
+        "egress": [],
+        "tags": {},
+        "tags_all": {},
+    }
+    (group,) = map_instances(
+        [Instance("aws_default_security_group.d", "", "aws_default_security_group", "d", None, 1, attrs)]
+    ).declared
+    assert (group.resource_type, group.external_id, group.region) == ("ec2_security_group", "sg-0def", "eu-west-1")
+    # No rules in the state: the rules are not declared, so a rule added live is not compared.
+    assert group.document == {"Description": "default VPC security group", "GroupName": "default", "VpcId": "vpc-1"}

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from baselines import services as baseline_services
 from baselines.models import BaselineSource
+from baselines.terraform.mapping import MAPPED_TYPES
 from providers import services as provider_services
 from providers.collectors import COLLECTORS, GLOBAL_REGION
 from providers.models import Resource
@@ -198,7 +199,7 @@ class _Recorder:
         """With report_unmanaged on: live resources of the scope that no Terraform state of the provider
         declares, reported once each (a resolved report is not raised again)."""
         provider = getattr(self.unit, "provider", None)
-        if provider is None or not provider.report_unmanaged:
+        if provider is None or not provider.report_unmanaged or self.unit.resource_type not in MAPPED_TYPES:
             return
         if not provider.state_sources.filter(last_applied_at__isnull=False).exists():
             return  # no state was ever applied: everything would be "unmanaged", which says nothing
@@ -211,6 +212,9 @@ class _Recorder:
             .exclude(drifts__tf_finding=TerraformFinding.UNMANAGED)
             .exclude(drifts__status__in=OPEN_STATUSES, drifts__path=diff_engine.ROOT)
         )
+        if self.unit.resource_type == "ec2_security_group":
+            # Every VPC has a "default" group AWS creates and nobody can delete: not someone's unmanaged change.
+            candidates = candidates.exclude(config__GroupName="default")
         if region is not None:
             candidates = candidates.filter(region=region)
         now = timezone.now()

@@ -292,6 +292,7 @@ def test_unmanaged_resources_are_reported_once_when_enabled(moto, ids, tf_provid
     names = {d.resource.name for d in unmanaged}
     assert "nobody-manages-me" in names and STATE_BUCKET in names
     assert names.isdisjoint({"tf-logs", "tf-data-0", "tf-data-1", "web", "tf-app", "tf-orders"})
+    assert "default" not in names  # the VPC's default group: AWS's, not someone's unmanaged change
     one = unmanaged.get(resource__name="nobody-manages-me")
     assert (one.severity, one.drift_type, one.path) == ("low", "configuration", "")
     count = unmanaged.count()
