@@ -307,7 +307,8 @@ def finalize_job(job_id: int) -> bool:
         if not won:
             return False
         refresh_job_counters(job_id)
-        scanned = set(units.values_list("provider_id", flat=True))
+        # A job that only read Terraform state did not scan the account: the schedule is not reset by it.
+        scanned = set(units.exclude(resource_type=terraform.STATE_UNIT_TYPE).values_list("provider_id", flat=True))
         provider_services.release_scan_lock(job_id, scanned_provider_ids=scanned, now=now)
     logger.info("detection job finished: %s", final, extra={"job_id": job_id})
     return True
