@@ -126,3 +126,35 @@ def test_a_url_to_a_forbidden_address_is_refused_by_the_guard(provider):
     with pytest.raises(sources.StateSourceError) as caught:
         sources.read_http(source)
     assert caught.value.code == "http_error"
+
+
+def test_a_refresh_job_reads_the_state_without_counting_as_a_scan(provider, receiver):
+    from drifts.models import JobUnit
+    from drifts.services import detection, jobs
+
+    Receiver.routes["/state"] = (200, {}, STATE)
+    source = make_source(provider, f"{receiver}/state")
+    job, created = detection.start_detection(trigger="api", provider_id=provider.pk, terraform_only=True)
+    (unit,) = JobUnit.objects.filter(job=job)
+    jobs.scan_unit(unit.pk)
+    job.refresh_from_db()
+    provider.refresh_from_db()
+    source.refresh_from_db()
+    assert job.status == "succeeded" and job.resources_scanned == 8
+    assert source.last_status == "ok"
+    assert provider.last_scanned_at is None and provider.running_job_id is None
+
+
+def test_a_refresh_job_whose_source_fails_is_failed_with_the_sources_error(provider, receiver):
+    from drifts.models import JobUnit
+    from drifts.services import detection, jobs
+
+    Receiver.routes["/state"] = (403, {}, b"denied: token abc is not allowed")
+    make_source(provider, f"{receiver}/state")
+    job, _ = detection.start_detection(trigger="api", provider_id=provider.pk, terraform_only=True)
+    (unit,) = JobUnit.objects.filter(job=job)
+    jobs.scan_unit(unit.pk)
+    job.refresh_from_db()
+    unit.refresh_from_db()
+    assert job.status == "failed" and "HTTP 403" in unit.error and "abc" not in unit.error
+    assert "HTTP 403" in job.errors[0]["message"]
