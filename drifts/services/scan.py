@@ -129,6 +129,19 @@ class _Recorder:
         self.scope_known = provider_services.scope_completed(unit.provider_id, unit.region, unit.resource_type)
         self.ignore_rules = list(IgnoreRule.objects.active().for_type(unit.resource_type))
 
+    def reports_unmanaged(self) -> bool:
+        """Whether this unit reports unmanaged resources: the provider asks for it, the type is compared
+        with Terraform, and some state of the provider was applied (else everything would be unmanaged)."""
+        if not hasattr(self, "_reports_unmanaged"):
+            provider = getattr(self.unit, "provider", None)
+            self._reports_unmanaged = bool(
+                provider is not None
+                and provider.report_unmanaged
+                and self.unit.resource_type in MAPPED_TYPES
+                and provider.state_sources.filter(last_applied_at__isnull=False).exists()
+            )
+        return self._reports_unmanaged
+
     def lock(self) -> None:
         lock_scope(self.unit.provider_id, self.unit.resource_type)
 
@@ -147,7 +160,9 @@ class _Recorder:
         for resource in resources:
             baseline = baselines[resource.pk]
             if resource.pk in fresh_ids:
-                appeared = self.scope_known and resource.pk in created_ids
+                # With unmanaged reporting on, a new resource no state declares is reported as unmanaged
+                # (record_unmanaged, at the end of the unit) instead of as "appeared".
+                appeared = self.scope_known and resource.pk in created_ids and not self.reports_unmanaged()
                 changes = diff_engine.diff(None, resource.config) if appeared else []
             else:
                 changes = changes_from_baseline(baseline, resource.config, resource.config_hash)
@@ -198,11 +213,8 @@ class _Recorder:
     def record_unmanaged(self) -> None:
         """With report_unmanaged on: live resources of the scope that no Terraform state of the provider
         declares, reported once each (a resolved report is not raised again)."""
-        provider = getattr(self.unit, "provider", None)
-        if provider is None or not provider.report_unmanaged or self.unit.resource_type not in MAPPED_TYPES:
+        if not self.reports_unmanaged():
             return
-        if not provider.state_sources.filter(last_applied_at__isnull=False).exists():
-            return  # no state was ever applied: everything would be "unmanaged", which says nothing
         region = None if self.unit.region == GLOBAL_REGION else self.unit.region
         candidates = (
             Resource.objects.filter(
