@@ -299,8 +299,12 @@ def test_unmanaged_resources_are_reported_once_when_enabled(moto, ids, tf_provid
     scan(tf_provider)
     assert Drift.objects.filter(tf_finding="unmanaged").count() == count  # once, not per scan
     Drift.objects.filter(pk=one.pk).update(status="resolved", resolution="manual", resolved_at=one.detected_at)
+    live(moto, "s3").create_bucket(Bucket="late-arrival")
     scan(tf_provider)
     assert Drift.objects.filter(tf_finding="unmanaged", resource__name="nobody-manages-me").count() == 1
+    # A bucket created after the first scan is reported once, as unmanaged (not also as "appeared").
+    late = Drift.objects.filter(resource__name="late-arrival")
+    assert [(d.tf_finding, d.severity) for d in late] == [("unmanaged", "low")]
 
 
 @pytest.mark.slow  # each scan here costs ~15 s of moto; the service tests cover the logic fast
