@@ -271,6 +271,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DriftStatusEnum": "drifts.models.DriftStatus",
         "JobStatusEnum": "drifts.models.JobStatus",
+        "ProviderKindEnum": "providers.models.ProviderKind",
+        "StateSourceKindEnum": "baselines.models.StateSourceKind",
+        "StateReadStatusEnum": "baselines.models.StateReadStatus",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "dw_..."}}
