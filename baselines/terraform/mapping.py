@@ -537,6 +537,15 @@ _ORPHAN_PARENT = {"s3": "aws_s3_bucket", "sg": "aws_security_group"}
 MAPPED_TYPES = frozenset(parent.resource_type for parent in PARENTS.values())
 
 
+# What attributes of an unexpected shape raise in the small functions above (a list where a block was
+# expected, a number where a string was): the instance is skipped with a warning, never a crash.
+_BAD_SHAPE = (MappingError, AttributeError, TypeError, ValueError, KeyError, IndexError)
+
+
+def _why(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, MappingError) else "attributes of an unexpected shape; not compared"
+
+
 def map_instances(instances: Iterable[Instance], *, default_region: str = "us-east-1") -> MappingResult:
     """Map a state's managed instances to declared documents; split resources land on their parent's."""
     result = MappingResult()
@@ -553,8 +562,8 @@ def map_instances(instances: Iterable[Instance], *, default_region: str = "us-ea
             continue
         try:
             external_id, name, region, document = parent.build(instance.attributes)
-        except MappingError as exc:
-            result.warnings.append(f"{instance.address}: {exc}")
+        except _BAD_SHAPE as exc:
+            result.warnings.append(f"{instance.address}: {_why(exc)}")
             continue
         declared = Declared(
             parent.resource_type, external_id, name[:512], region or default_region, instance.address, document
@@ -577,8 +586,8 @@ def map_instances(instances: Iterable[Instance], *, default_region: str = "us-ea
         before = _shape(declared.document)
         try:
             child.apply(declared.document, instance.attributes)
-        except MappingError as exc:
-            result.warnings.append(f"{instance.address}: {exc}")
+        except _BAD_SHAPE as exc:
+            result.warnings.append(f"{instance.address}: {_why(exc)}")
             continue
         declared.parts.append(instance.address)
         _trace(declared, before, instance.address)

@@ -235,3 +235,22 @@ def test_an_adopted_default_security_group_maps_like_any_group():
     assert (group.resource_type, group.external_id, group.region) == ("ec2_security_group", "sg-0def", "eu-west-1")
     # No rules in the state: the rules are not declared, so a rule added live is not compared.
     assert group.document == {"Description": "default VPC security group", "GroupName": "default", "VpcId": "vpc-1"}
+
+
+def test_attributes_of_an_unexpected_shape_are_skipped_with_a_warning():
+    from baselines.terraform.state import Instance
+
+    odd = Instance(
+        "aws_security_group.odd", "", "aws_security_group", "odd", None, 1, {"id": "sg-1", "ingress": ["not a block"]}
+    )
+    rule = Instance(
+        "aws_security_group_rule.r",
+        "",
+        "aws_security_group_rule",
+        "r",
+        None,
+        2,
+        {"security_group_id": "sg-2", "cidr_blocks": 5},
+    )
+    result = map_instances([odd, rule])
+    assert [w.split(":")[0] for w in result.warnings] == ["aws_security_group.odd", "aws_security_group_rule.r"]
