@@ -17,6 +17,18 @@ os.environ.update(
     NO_PROXY="127.0.0.1,localhost,::1",
 )
 
+try:  # TEST-ONLY: until driftwatch/outbound.py lands on main, a stand-in with its interface (then removed)
+    import driftwatch.outbound  # noqa: E402, F401
+except ImportError:
+    import sys  # noqa: E402
+
+    import baselines.tests.outbound_standin as _standin  # noqa: E402
+
+    import driftwatch  # noqa: E402
+
+    sys.modules["driftwatch.outbound"] = _standin
+    driftwatch.outbound = _standin
+
 import pytest  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 

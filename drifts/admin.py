@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
+from baselines import services as baseline_services
 from driftwatch.admin_display import badge, pretty_json, progress_bar
 from driftwatch.admin_site import ReadOnlyAdminMixin
 from providers.resource_types import ResourceTypeFilter, resource_type_choices
@@ -114,6 +115,8 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ResourceTypeFilter,
         ChangedByFilter,
         "attribution_status",
+        "managed_by",
+        "tf_finding",
         ("detected_at", admin.DateFieldListFilter),
     )
     search_fields = ("resource__name", "summary")
@@ -142,6 +145,7 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             },
         ),
         ("Values", {"fields": ("baseline_value_json", "current_value_json")}),
+        ("Terraform", {"fields": ("managed_by", "tf_finding", "state_source", "tf_address", "tf_serial")}),
         (
             "Timeline",
             {
@@ -385,7 +389,11 @@ class DriftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
             done = "is resolved"
         elif action == "resolve_baseline":
-            result = triage.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=seen)
+            try:
+                result = triage.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=seen)
+            except baseline_services.DeclaredByCode as exc:
+                messages.error(request, str(exc))
+                return HttpResponseRedirect(back)
             done = "is resolved and the resource's current configuration is its new baseline"
         else:
             messages.error(request, "Unknown triage action.")

@@ -51,6 +51,17 @@ class AttributionStatus(models.TextChoices):
     UNAVAILABLE = "unavailable", "Unavailable"  # the look-up itself failed (access denied, no trail, ...)
 
 
+class ManagedBy(models.TextChoices):
+    NONE = "", "Not managed by code"
+    TERRAFORM = "terraform", "Terraform"
+
+
+class TerraformFinding(models.TextChoices):
+    NONE = "", "Attribute"
+    UNMANAGED = "unmanaged", "Unmanaged resource"
+    MISSING = "missing", "Missing resource"
+
+
 class Drift(models.Model):
     """One attribute of one resource that differs from its baseline."""
 
@@ -90,6 +101,14 @@ class Drift(models.Model):
     changed_by = models.JSONField(null=True, blank=True)
     # The matching CloudTrail record as delivered, for the admin; never part of a list query.
     attribution_event = models.JSONField(null=True, blank=True)
+    # Set when the baseline came from a Terraform state: "live differs from code", traced to the code.
+    managed_by = models.CharField(max_length=16, choices=ManagedBy.choices, blank=True, default="")
+    state_source = models.ForeignKey(
+        "baselines.StateSource", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tf_address = models.CharField(max_length=1024, blank=True, default="")
+    tf_serial = models.BigIntegerField(null=True, blank=True)
+    tf_finding = models.CharField(max_length=16, choices=TerraformFinding.choices, blank=True, default="")
 
     class Meta:
         ordering = ["-detected_at", "-id"]
@@ -135,6 +154,18 @@ class Drift(models.Model):
                 fields=["attribution_next_at"],
                 condition=models.Q(attribution_status="pending"),
                 name="drift_attribution_due_idx",
+            ),
+            # GET /drifts?managed_by=terraform (a minority of rows: partial).
+            models.Index(
+                fields=["managed_by", "-detected_at", "-id"],
+                condition=~models.Q(managed_by=""),
+                name="drift_managed_by_idx",
+            ),
+            # GET /drifts?state_source=
+            models.Index(
+                fields=["state_source", "-detected_at", "-id"],
+                condition=models.Q(state_source__isnull=False),
+                name="drift_state_source_idx",
             ),
         ]
 

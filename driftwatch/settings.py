@@ -306,6 +306,9 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "drifts.models.JobStatus",
         "SeverityEnum": "drifts.models.Severity",
         "DriftTypeEnum": "drifts.models.DriftType",
+        "ProviderKindEnum": "providers.models.ProviderKind",
+        "StateSourceKindEnum": "baselines.models.StateSourceKind",
+        "StateReadStatusEnum": "baselines.models.StateReadStatus",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "dw_..."}}
@@ -371,6 +374,8 @@ DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS = _env_list(
     [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"] + (_LOOPBACK if DEBUG or TESTING else []),
 )
 DRIFTWATCH_SCAN_BATCH_SIZE = _env_int("DRIFTWATCH_SCAN_BATCH_SIZE", 500, minimum=1)
+# Terraform state: the largest state file read, fetched or uploaded (bytes; 50 MiB by default).
+DRIFTWATCH_TF_STATE_MAX_BYTES = _env_int("DRIFTWATCH_TF_STATE_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 DRIFTWATCH_JOB_TIMEOUT_MINUTES = _env_int("DRIFTWATCH_JOB_TIMEOUT_MINUTES", 120, minimum=1)
 DRIFTWATCH_UNIT_TIME_LIMIT = _env_int("DRIFTWATCH_UNIT_TIME_LIMIT", 1800, minimum=10)
 # A running unit renews its lease every quarter of this; one not renewed for this long lost its worker

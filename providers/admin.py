@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from baselines import services as baseline_services
 from baselines.models import Baseline, BaselineSource
 from drifts.models import OPEN_STATUSES, Drift
 from drifts.queries import open_drift_count
@@ -165,7 +166,20 @@ class ProviderAdmin(admin.ModelAdmin):
         "deleted_at",
     )
     fieldsets = (
-        (None, {"fields": ("name", "kind", "regions", "enabled", "scan_interval_minutes", "max_concurrency")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "kind",
+                    "regions",
+                    "enabled",
+                    "scan_interval_minutes",
+                    "max_concurrency",
+                    "report_unmanaged",
+                )
+            },
+        ),
         ("Connection", {"fields": ("endpoint_url", "role_arn", "external_id")}),
         (
             "CloudTrail attribution",
@@ -386,7 +400,11 @@ class ResourceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def capture_baseline(self, request, queryset):
         count = 0
         for resource in queryset:
-            triage.capture_baseline_and_resolve(resource, actor=request.user, source=BaselineSource.MANUAL)
+            try:
+                triage.capture_baseline_and_resolve(resource, actor=request.user, source=BaselineSource.MANUAL)
+            except baseline_services.DeclaredByCode as exc:
+                messages.error(request, str(exc))
+                continue
             count += 1
         messages.success(request, f"Captured a new baseline for {count} resource(s); their open drifts are resolved.")
 
@@ -426,7 +444,11 @@ class ResourceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.has_capture_permission(request):
             raise PermissionDenied
         resource = get_object_or_404(Resource, pk=object_id)
-        baseline = triage.capture_baseline_and_resolve(resource, actor=request.user, source=BaselineSource.MANUAL)
+        try:
+            baseline = triage.capture_baseline_and_resolve(resource, actor=request.user, source=BaselineSource.MANUAL)
+        except baseline_services.DeclaredByCode as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(reverse("admin:providers_resource_change", args=[resource.pk]))
         messages.success(request, f"Captured baseline #{baseline.pk}; the resource's open drifts are resolved.")
         return HttpResponseRedirect(reverse("admin:providers_resource_change", args=[resource.pk]))
 

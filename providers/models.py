@@ -44,6 +44,8 @@ class Provider(models.Model):
     # attribution reads them there instead of calling LookupEvents. Empty: use LookupEvents.
     cloudtrail_bucket = models.CharField(max_length=63, blank=True, default="")
     cloudtrail_prefix = models.CharField(max_length=200, blank=True, default="")
+    # Report live resources no Terraform state of this provider declares (off: adding a state is quiet).
+    report_unmanaged = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     last_scanned_at = models.DateTimeField(null=True, blank=True)

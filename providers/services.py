@@ -240,6 +240,7 @@ PUBLIC_FIELDS = (
     "cloudtrail_bucket",
     "cloudtrail_prefix",
     "enabled",
+    "report_unmanaged",
 )
 # update_provider's default: keep the stored credentials (None clears them).
 UNCHANGED = object()

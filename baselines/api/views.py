@@ -19,6 +19,7 @@ from driftwatch.api.serializers import EmptyBodySerializer
 from providers.models import Resource
 
 from ..models import Baseline
+from ..services import DeclaredByCode
 from .serializers import BaselineCompareSerializer, BaselineDetailSerializer, BaselineSerializer
 
 ID_REGEX = r"[0-9]{1,18}"
@@ -115,6 +116,9 @@ class ResourceBaselineViewSet(viewsets.GenericViewSet):
                 "capture.",
                 code="resource_deleted",
             )
-        baseline = triage.capture_baseline_and_resolve(resource, actor=request.user)
+        try:
+            baseline = triage.capture_baseline_and_resolve(resource, actor=request.user)
+        except DeclaredByCode as exc:
+            raise Conflict(str(exc), code="managed_by_terraform") from None
         baseline = Baseline.objects.select_related("captured_by").get(pk=baseline.pk)
         return Response(BaselineDetailSerializer(baseline).data, status=status.HTTP_201_CREATED)

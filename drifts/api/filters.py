@@ -26,6 +26,17 @@ class DriftFilter(filters.FilterSet):
         help_text="detected, investigating or resolved; several comma-separated.",
     )
     resource_type = text_filter(64, field_name="resource_type", help_text="e.g. s3_bucket")
+    managed_by = choice_filter(
+        [("terraform", "terraform")],
+        field_name="managed_by",
+        help_text="terraform: drifts of resources a Terraform state declares.",
+    )
+    terraform_finding = choice_filter(
+        [("missing", "missing"), ("unmanaged", "unmanaged")],
+        field_name="tf_finding",
+        help_text="missing: declared by a state, not live; unmanaged: live, declared by no state.",
+    )
+    state_source = IdFilter(field_name="state_source_id", help_text="Drifts traced to one Terraform state source.")
     detected_after = UtcDateTimeFilter(
         field_name="detected_at", lookup_expr="gte", help_text="ISO 8601; findings detected at or after."
     )

@@ -129,6 +129,32 @@ class DriftEventSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
+class TerraformRefSerializer(serializers.Serializer):
+    """Where the code declares what this drift differs from (null when no Terraform state is involved)."""
+
+    finding = serializers.ChoiceField(
+        choices=["attribute", "missing", "unmanaged"],
+        help_text="attribute: live differs from code; missing: declared, not live; unmanaged: live, not declared.",
+    )
+    state_source_id = serializers.IntegerField(allow_null=True)
+    state_source_name = serializers.CharField(allow_null=True)
+    address = serializers.CharField(allow_null=True, help_text="e.g. module.network.aws_security_group.web[0]")
+    serial = serializers.IntegerField(allow_null=True)
+
+
+def terraform_ref(row: dict) -> dict | None:
+    """The drift's Terraform trace for the detail view, from a detail row."""
+    if not row["managed_by"] and not row["tf_finding"]:
+        return None
+    return {
+        "finding": row["tf_finding"] or "attribute",
+        "state_source_id": row["state_source_id"],
+        "state_source_name": row["state_source__name"],
+        "address": row["tf_address"] or None,
+        "serial": row["tf_serial"],
+    }
+
+
 class DriftDetailSerializer(DriftSerializer):
     """The full drift record: the list fields plus path, diff, baseline, job and the status history."""
 
@@ -142,6 +168,8 @@ class DriftDetailSerializer(DriftSerializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
     resolution = serializers.ChoiceField(choices=Resolution.choices, allow_null=True)
     events = DriftEventSerializer(many=True)
+    managed_by = serializers.ChoiceField(choices=["terraform"], allow_null=True)
+    terraform = TerraformRefSerializer(allow_null=True)
 
     # A detail row: the list's columns and these (`.values(*VALUES)`); its events come from EVENT_VALUES.
     VALUES = (
@@ -156,6 +184,12 @@ class DriftDetailSerializer(DriftSerializer):
         "updated_at",
         "resolved_at",
         "resolution",
+        "managed_by",
+        "tf_finding",
+        "tf_address",
+        "tf_serial",
+        "state_source_id",
+        "state_source__name",
     )
     EVENT_VALUES = ("from_status", "to_status", "actor__username", "note", "at")
 
@@ -176,6 +210,8 @@ class DriftDetailSerializer(DriftSerializer):
             updated_at=iso_utc(row["updated_at"]),
             resolved_at=iso_utc(row["resolved_at"]),
             resolution=row["resolution"],
+            managed_by=row["managed_by"] or None,
+            terraform=terraform_ref(row),
             events=[
                 {
                     "from_status": e["from_status"],

@@ -13,6 +13,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from baselines import services as baseline_services
 from driftwatch.api.errors import Conflict
 from driftwatch.api.permissions import Access, check_access
 from driftwatch.api.schema import errors
@@ -163,7 +164,12 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         note = body.validated_data.get("note", "")
         if body.validated_data["capture_baseline"]:
             check_access(request, Access("triage", "baselines.add_baseline"))
-            result = triage.resolve_with_baseline(drift, actor=request.user, note=note, expected_status=drift.status)
+            try:
+                result = triage.resolve_with_baseline(
+                    drift, actor=request.user, note=note, expected_status=drift.status
+                )
+            except baseline_services.DeclaredByCode as exc:
+                raise Conflict(str(exc), code="managed_by_terraform") from None
         else:
             result = triage.move_drifts(
                 [drift.pk], DriftStatus.RESOLVED, actor=request.user, note=note, expected={drift.pk: drift.status}

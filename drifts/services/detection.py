@@ -5,13 +5,15 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from baselines.models import StateSource, StateSourceKind
 from providers import services as provider_services
-from providers.collectors import scan_units
+from providers.collectors import GLOBAL_REGION, scan_units
 from providers.models import Provider
 
 from .. import metrics as drift_metrics
 from ..models import DetectionJob, JobStatus, JobUnit
 from . import jobs
+from .terraform import STATE_UNIT_TYPE
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,23 @@ def _targets(provider_id: int | None) -> list[Provider]:
     return [provider]
 
 
-def _create_job(targets: list[Provider], *, trigger: str, user, single: bool) -> tuple[DetectionJob, list[int]]:
+def _units(provider: Provider, with_state: set[int], terraform_only: bool) -> list[tuple[str, str]]:
+    """A provider's units: its Terraform state unit (when it has S3/HTTP sources), then its scan units."""
+    state = [(GLOBAL_REGION, STATE_UNIT_TYPE)] if provider.pk in with_state else []
+    return state if terraform_only else state + scan_units(provider.regions)
+
+
+def _providers_with_state(provider_ids: list[int]) -> set[int]:
+    return set(
+        StateSource.objects.filter(
+            provider_id__in=provider_ids, enabled=True, kind__in=[StateSourceKind.S3, StateSourceKind.HTTP]
+        ).values_list("provider_id", flat=True)
+    )
+
+
+def _create_job(
+    targets: list[Provider], *, trigger: str, user, single: bool, terraform_only: bool = False
+) -> tuple[DetectionJob, list[int]]:
     """The job, its scan lock on every target, and its units, in one transaction; raises _LostRace."""
     with transaction.atomic():
         job = DetectionJob.objects.create(
@@ -63,10 +81,11 @@ def _create_job(targets: list[Provider], *, trigger: str, user, single: bool) ->
         )
         if not provider_services.lock_for_scan([p.pk for p in targets], job.pk):
             raise _LostRace
+        with_state = _providers_with_state([p.pk for p in targets])
         units = JobUnit.objects.bulk_create(
             JobUnit(job=job, provider=p, region=region, resource_type=resource_type)
             for p in targets
-            for region, resource_type in scan_units(p.regions)
+            for region, resource_type in _units(p, with_state, terraform_only)
         )
         job.units_total = len(units)
         job.save(update_fields=["units_total"])
@@ -78,8 +97,12 @@ def _create_job(targets: list[Provider], *, trigger: str, user, single: bool) ->
     return job, unit_ids
 
 
-def start_detection(*, trigger: str, provider_id: int | None = None, user=None) -> tuple[DetectionJob, bool]:
+def start_detection(
+    *, trigger: str, provider_id: int | None = None, user=None, terraform_only: bool = False
+) -> tuple[DetectionJob, bool]:
     """Start a job over one provider or all enabled ones; returns (job, created).
+
+    terraform_only: the job reads the providers' Terraform state sources and scans nothing else.
 
     When a running job already covers any requested provider, that job is returned instead:
     a provider is never scanned by two jobs at once (its scan lock is claimed by compare-and-swap).
@@ -93,7 +116,9 @@ def start_detection(*, trigger: str, provider_id: int | None = None, user=None) 
         if existing is not None:
             return existing, False
         try:
-            job, unit_ids = _create_job(targets, trigger=trigger, user=user, single=provider_id is not None)
+            job, unit_ids = _create_job(
+                targets, trigger=trigger, user=user, single=provider_id is not None, terraform_only=terraform_only
+            )
         except _LostRace:
             continue
         logger.info(

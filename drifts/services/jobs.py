@@ -22,7 +22,7 @@ from providers import services as provider_services
 from .. import events
 from .. import metrics as drift_metrics
 from ..models import UNFINISHED_UNIT_STATUSES, DetectionJob, JobStatus, JobUnit, UnitStatus
-from . import attribution, scan
+from . import attribution, scan, terraform
 from .scan import UnitCounts, UnitOutcome
 
 logger = logging.getLogger(__name__)
@@ -97,10 +97,10 @@ def scan_unit(unit_id: int, *, attempt: int | None = None, may_retry: bool = Fal
         if held is None:
             return  # done already (a redelivered message), held by a live worker, or its job was reaped
         unit = JobUnit.objects.select_related("provider").get(pk=unit_id)
+        # The Terraform state unit reads the provider's state sources; every other unit scans AWS.
+        run = terraform.refresh_unit if unit.resource_type == terraform.STATE_UNIT_TYPE else scan.collect_and_record
         with _Heartbeat(unit_id, held):
-            outcome = scan.collect_and_record(
-                unit, batch_size=batch_size, on_progress=lambda counts: _progress(unit, counts)
-            )
+            outcome = run(unit, batch_size=batch_size, on_progress=lambda counts: _progress(unit, counts))
         _finish(unit, held, UnitStatus.SUCCEEDED, outcome)
         if outcome.counts.new:
             attribution.enqueue_unit(unit_id)  # its own task, after commit; never raises
@@ -334,7 +334,8 @@ def finalize_job(job_id: int) -> bool:
         if not won:
             return False
         refresh_job_counters(job_id)
-        scanned = set(units.values_list("provider_id", flat=True))
+        # A job that only read Terraform state did not scan the account: the schedule is not reset by it.
+        scanned = set(units.exclude(resource_type=terraform.STATE_UNIT_TYPE).values_list("provider_id", flat=True))
         provider_services.release_scan_lock(job_id, scanned_provider_ids=scanned, now=now)
         trigger = DetectionJob.objects.filter(pk=job_id).values_list("trigger", flat=True).get()
         drift_metrics.record_scan_finished(trigger, final)

@@ -79,7 +79,9 @@ def resolve_with_baseline(drift: Drift, *, actor, note: str = "", expected_statu
 
     In one transaction: the drift is resolved (baseline_captured), a new current baseline is
     captured (source resolve), and every other open drift of the resource is resolved with it.
+    Raises baselines.services.DeclaredByCode, changing nothing, when a Terraform state declares the resource.
     """
+    baseline_services.check_capturable(drift.resource_id)
     with transaction.atomic():
         result = move_drifts(
             [drift.pk],
@@ -112,7 +114,11 @@ def resolve_drifts_with_baseline(drift_ids: Iterable[int], actor) -> MoveResult:
             else:
                 result.refused[drift.pk] = drift.status
             continue
-        one = resolve_with_baseline(drift, actor=actor, expected_status=drift.status)
+        try:
+            one = resolve_with_baseline(drift, actor=actor, expected_status=drift.status)
+        except baseline_services.DeclaredByCode:
+            result.refused[drift.pk] = drift.status  # Terraform's baseline: only the code changes it
+            continue
         if one.moved:
             result.moved.append(drift.pk)
             captured.add(drift.resource_id)

@@ -25,6 +25,14 @@ class Conflict(exceptions.APIException):
         self.details = details or {}
 
 
+class PayloadTooLarge(Conflict):
+    """413: the request body is larger than the endpoint accepts (same envelope, its own code)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+    default_detail = "The request body is too large."
+
+
 _CODES = {
     exceptions.ValidationError: "validation_error",
     exceptions.ParseError: "parse_error",

@@ -30,6 +30,7 @@ _DESCRIPTIONS = {
     404: "Not found.",
     405: "Method not allowed.",
     409: "Conflict with the current state.",
+    413: "The request body is larger than the endpoint accepts.",
     429: "Too many requests for this token.",
 }
 

@@ -58,6 +58,9 @@ class ProviderSerializer(serializers.Serializer):
     )
     cloudtrail_prefix = serializers.CharField(allow_null=True, help_text="The trail's S3 key prefix, if any.")
     enabled = serializers.BooleanField()
+    report_unmanaged = serializers.BooleanField(
+        help_text="Report live resources no Terraform state of this provider declares (off by default)."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     last_scanned_at = serializers.DateTimeField(allow_null=True)
@@ -80,6 +83,7 @@ class ProviderSerializer(serializers.Serializer):
             "cloudtrail_bucket": provider.cloudtrail_bucket or None,
             "cloudtrail_prefix": provider.cloudtrail_prefix or None,
             "enabled": provider.enabled,
+            "report_unmanaged": provider.report_unmanaged,
             "created_at": iso_utc(provider.created_at),
             "updated_at": iso_utc(provider.updated_at),
             "last_scanned_at": iso_utc(provider.last_scanned_at),
@@ -156,6 +160,9 @@ class ProviderWriteSerializer(StrictSerializer):
         help_text="The trail's S3 key prefix (the part before AWSLogs/), if it has one.",
     )
     enabled = serializers.BooleanField(required=False)
+    report_unmanaged = serializers.BooleanField(
+        required=False, help_text="Report live resources no Terraform state of this provider declares."
+    )
 
     def validate_name(self, value: str) -> str:
         value = value.strip()

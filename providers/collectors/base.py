@@ -317,8 +317,14 @@ def sort_set(items: Iterable[Any]) -> list[Any]:
     return sorted(items, key=canonical_json)
 
 
+# Scalars JSON documents are made of: sorted_dict returns them at once (an ABC isinstance check costs more).
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def sorted_dict(value: Any) -> Any:
     """Recursively rebuild dicts with sorted keys (the canonical key order); lists keep their order."""
+    if type(value) in _SCALAR_TYPES:
+        return value
     if isinstance(value, Mapping):
         return {key: sorted_dict(value[key]) for key in sorted(value)}
     if isinstance(value, list | tuple):
