@@ -119,7 +119,13 @@ def test_each_drift_names_the_actor_and_event_from_the_trail_bucket(moto, estate
 
     out = attribute(job)
     assert out.claimed == len(changes) and out.unavailable == 0
+    # The scenarios given an event above, and the one outside the window. (The other scenarios of the demo
+    # estate, on the newer resource types, get no event here: they stay pending, as they should.)
     for key, change in by_key.items():
+        if key not in IDENTITIES and key != "tag":
+            drift = Drift.objects.get(pk=drifts[change["path"]].pk)
+            assert drift.attribution_status == "pending" and drift.changed_by is None
+            continue
         drift = Drift.objects.get(pk=drifts[change["path"]].pk)
         if key == "tag":
             assert drift.attribution_status == "pending" and drift.changed_by is None
