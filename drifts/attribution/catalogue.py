@@ -26,6 +26,8 @@ class ResourceEvents:
     paths: tuple[tuple[str, tuple[str, ...]], ...]  # (path pattern, the events that change it)
 
 
+_LAMBDA_CONFIGURATION = ("UpdateFunctionConfiguration", "UpdateFunctionConfiguration20150331v2")
+
 # fmt: off
 CATALOGUE: dict[str, ResourceEvents] = {
     "s3_bucket": ResourceEvents(
@@ -125,11 +127,191 @@ CATALOGUE: dict[str, ResourceEvents] = {
             ("Tags.**", ("AddTags", "RemoveTags")),
         ),
     ),
+    # CloudTrail names Lambda's events after the versioned API operation; both spellings are listed.
+    "lambda_function": ResourceEvents(
+        "lambda.amazonaws.com",
+        created=("CreateFunction", "CreateFunction20150331"),
+        deleted=("DeleteFunction", "DeleteFunction20150331"),
+        paths=(
+            ("FunctionUrlConfig", ("CreateFunctionUrlConfig", "DeleteFunctionUrlConfig")),
+            ("FunctionUrlConfig.**", ("CreateFunctionUrlConfig", "UpdateFunctionUrlConfig", "DeleteFunctionUrlConfig")),
+            ("Policy.**", ("AddPermission", "AddPermission20150331v2", "RemovePermission",
+                           "RemovePermission20150331v2")),
+            ("Policy", ("AddPermission", "AddPermission20150331v2", "RemovePermission",
+                        "RemovePermission20150331v2")),
+            ("Tags.**", ("TagResource", "TagResource20170331v2", "UntagResource", "UntagResource20170331v2")),
+            *((field, _LAMBDA_CONFIGURATION) for field in (
+                "Runtime", "Handler", "Role", "MemorySize", "Timeout", "KMSKeyArn", "EnvironmentVariables[*]",
+                "VpcConfig.**", "Layers[*]", "TracingConfig", "DeadLetterConfig", "FileSystemConfigs[*]",
+                "Architectures[*]")),
+        ),
+    ),
+    "ec2_instance": ResourceEvents(
+        "ec2.amazonaws.com",
+        created=("RunInstances",),
+        deleted=("TerminateInstances",),
+        paths=(
+            ("MetadataOptions.**", ("ModifyInstanceMetadataOptions",)),
+            ("IamInstanceProfile", ("AssociateIamInstanceProfile", "DisassociateIamInstanceProfile",
+                                    "ReplaceIamInstanceProfileAssociation")),
+            ("SecurityGroups[*]", ("ModifyInstanceAttribute", "ModifyNetworkInterfaceAttribute")),
+            ("PublicIpAssociated", ("AssociateAddress", "DisassociateAddress", "StopInstances", "StartInstances",
+                                    "ModifyNetworkInterfaceAttribute")),
+            ("BlockDeviceMappings[*]", ("AttachVolume", "DetachVolume")),
+            ("InstanceType", ("ModifyInstanceAttribute",)),
+            ("EbsOptimized", ("ModifyInstanceAttribute",)),
+            ("SourceDestCheck", ("ModifyInstanceAttribute", "ModifyNetworkInterfaceAttribute")),
+            ("Tags.**", ("CreateTags", "DeleteTags")),
+        ),
+    ),
+    "ebs_volume": ResourceEvents(
+        "ec2.amazonaws.com",
+        created=("CreateVolume",),
+        deleted=("DeleteVolume",),
+        paths=(
+            ("Encrypted", ("CreateVolume",)),
+            ("KmsKeyId", ("CreateVolume",)),
+            ("Size", ("ModifyVolume",)),
+            ("VolumeType", ("ModifyVolume",)),
+            ("Iops", ("ModifyVolume",)),
+            ("Throughput", ("ModifyVolume",)),
+            ("MultiAttachEnabled", ("ModifyVolume",)),
+            ("Attachments[*]", ("AttachVolume", "DetachVolume")),
+            ("Tags.**", ("CreateTags", "DeleteTags")),
+        ),
+    ),
+    "ebs_snapshot": ResourceEvents(
+        "ec2.amazonaws.com",
+        created=("CreateSnapshot", "CopySnapshot", "CreateSnapshots"),
+        deleted=("DeleteSnapshot",),
+        paths=(
+            ("CreateVolumePermission.**", ("ModifySnapshotAttribute", "ResetSnapshotAttribute")),
+            ("Encrypted", ("CreateSnapshot", "CopySnapshot")),
+            ("Tags.**", ("CreateTags", "DeleteTags")),
+        ),
+    ),
+    "iam_user": ResourceEvents(
+        "iam.amazonaws.com",
+        created=("CreateUser",),
+        deleted=("DeleteUser",),
+        paths=(
+            ("LoginProfile", ("CreateLoginProfile", "DeleteLoginProfile", "UpdateLoginProfile")),
+            ("LoginProfile.**", ("CreateLoginProfile", "DeleteLoginProfile", "UpdateLoginProfile")),
+            ("AccessKeys[*]", ("CreateAccessKey", "DeleteAccessKey", "UpdateAccessKey")),
+            ("AccessKeys.**", ("CreateAccessKey", "DeleteAccessKey", "UpdateAccessKey")),
+            ("MFADevices[*]", ("EnableMFADevice", "DeactivateMFADevice", "ResyncMFADevice")),
+            ("AttachedManagedPolicies[*]", ("AttachUserPolicy", "DetachUserPolicy")),
+            ("InlinePolicies.**", ("PutUserPolicy", "DeleteUserPolicy")),
+            ("PermissionsBoundary", ("PutUserPermissionsBoundary", "DeleteUserPermissionsBoundary")),
+            ("Groups[*]", ("AddUserToGroup", "RemoveUserFromGroup")),
+            ("Path", ("UpdateUser",)),
+            ("UserName", ("UpdateUser",)),
+            ("Tags.**", ("TagUser", "UntagUser")),
+        ),
+    ),
+    "iam_policy": ResourceEvents(
+        "iam.amazonaws.com",
+        created=("CreatePolicy",),
+        deleted=("DeletePolicy",),
+        paths=(
+            ("Document.**", ("CreatePolicyVersion", "SetDefaultPolicyVersion")),
+            ("Document", ("CreatePolicyVersion", "SetDefaultPolicyVersion")),
+            ("Tags.**", ("TagPolicy", "UntagPolicy")),
+        ),
+    ),
+    "sqs_queue": ResourceEvents(
+        "sqs.amazonaws.com",
+        created=("CreateQueue",),
+        deleted=("DeleteQueue",),
+        paths=(
+            ("Policy.**", ("SetQueueAttributes", "AddPermission", "RemovePermission")),
+            ("Policy", ("SetQueueAttributes", "AddPermission", "RemovePermission")),
+            ("Tags.**", ("TagQueue", "UntagQueue")),
+            *((field, ("SetQueueAttributes",)) for field in (
+                "DelaySeconds", "KmsDataKeyReusePeriodSeconds", "MaximumMessageSize", "MessageRetentionPeriod",
+                "ReceiveMessageWaitTimeSeconds", "VisibilityTimeout", "ContentBasedDeduplication",
+                "SqsManagedSseEnabled", "KmsMasterKeyId", "DeduplicationScope", "FifoThroughputLimit",
+                "RedrivePolicy", "RedrivePolicy.**", "RedriveAllowPolicy", "RedriveAllowPolicy.**")),
+        ),
+    ),
+    "sns_topic": ResourceEvents(
+        "sns.amazonaws.com",
+        created=("CreateTopic",),
+        deleted=("DeleteTopic",),
+        paths=(
+            ("Policy.**", ("SetTopicAttributes", "AddPermission", "RemovePermission")),
+            ("Policy", ("SetTopicAttributes", "AddPermission", "RemovePermission")),
+            ("Subscriptions[*]", ("Subscribe", "Unsubscribe", "ConfirmSubscription")),
+            ("Tags.**", ("TagResource", "UntagResource")),
+            *((field, ("SetTopicAttributes",)) for field in (
+                "DisplayName", "KmsMasterKeyId", "SignatureVersion", "TracingConfig", "ContentBasedDeduplication")),
+        ),
+    ),
+    "elbv2_load_balancer": ResourceEvents(
+        "elasticloadbalancing.amazonaws.com",
+        created=("CreateLoadBalancer",),
+        deleted=("DeleteLoadBalancer",),
+        paths=(
+            ("Listeners.**", ("CreateListener", "ModifyListener", "DeleteListener")),
+            ("Listeners.*", ("CreateListener", "ModifyListener", "DeleteListener")),
+            ("SecurityGroups[*]", ("SetSecurityGroups",)),
+            ("Subnets[*]", ("SetSubnets",)),
+            ("IpAddressType", ("SetIpAddressType",)),
+            ("Scheme", ("CreateLoadBalancer",)),
+            ("AccessLogs.**", ("ModifyLoadBalancerAttributes",)),
+            ("DeletionProtection", ("ModifyLoadBalancerAttributes",)),
+            ("DropInvalidHeaderFields", ("ModifyLoadBalancerAttributes",)),
+            ("Tags.**", ("AddTags", "RemoveTags")),
+        ),
+    ),
+    "eks_cluster": ResourceEvents(
+        "eks.amazonaws.com",
+        created=("CreateCluster",),
+        deleted=("DeleteCluster",),
+        paths=(
+            ("resourcesVpcConfig.**", ("UpdateClusterConfig",)),
+            ("logging[*]", ("UpdateClusterConfig",)),
+            ("logging.**", ("UpdateClusterConfig",)),
+            ("accessConfig.**", ("UpdateClusterConfig",)),
+            ("encryptionConfig[*]", ("AssociateEncryptionConfig",)),
+            ("version", ("UpdateClusterVersion",)),
+            ("Tags.**", ("TagResource", "UntagResource")),
+        ),
+    ),
+    "dynamodb_table": ResourceEvents(
+        "dynamodb.amazonaws.com",
+        created=("CreateTable", "RestoreTableFromBackup", "RestoreTableToPointInTime"),
+        deleted=("DeleteTable",),
+        paths=(
+            ("PointInTimeRecoveryStatus", ("UpdateContinuousBackups",)),
+            ("TimeToLive.**", ("UpdateTimeToLive",)),
+            ("TimeToLiveStatus", ("UpdateTimeToLive",)),
+            ("Tags.**", ("TagResource", "UntagResource")),
+            *((field, ("UpdateTable",)) for field in (
+                "BillingMode", "ProvisionedThroughput.**", "GlobalSecondaryIndexes[*]", "TableClass",
+                "DeletionProtectionEnabled", "SSEDescription.**", "StreamSpecification.**", "Replicas[*]")),
+        ),
+    ),
+    "secretsmanager_secret": ResourceEvents(
+        "secretsmanager.amazonaws.com",
+        created=("CreateSecret",),
+        deleted=("DeleteSecret",),
+        paths=(
+            ("RotationEnabled", ("RotateSecret", "CancelRotateSecret")),
+            ("RotationRules.**", ("RotateSecret",)),
+            ("RotationLambdaARN", ("RotateSecret",)),
+            ("ResourcePolicy.**", ("PutResourcePolicy", "DeleteResourcePolicy")),
+            ("ResourcePolicy", ("PutResourcePolicy", "DeleteResourcePolicy")),
+            ("KmsKeyId", ("UpdateSecret",)),
+            ("Description", ("UpdateSecret",)),
+            ("Tags.**", ("TagResource", "UntagResource")),
+        ),
+    ),
 }
 # fmt: on
 
 # Resource types whose calls CloudTrail records in us-east-1 whatever the region (global services).
-GLOBAL_SERVICE_TYPES = frozenset({"iam_role"})
+GLOBAL_SERVICE_TYPES = frozenset({"iam_role", "iam_user", "iam_policy"})
 GLOBAL_SERVICE_REGION = "us-east-1"
 
 # What a drift is about: its resource appearing, disappearing, or one attribute changing.
@@ -182,6 +364,12 @@ def resource_identifiers(resource_type: str, external_id: str, name: str, config
         ids.update(alias for alias in config.get("Aliases") or [] if isinstance(alias, str))
     elif resource_type == "cloudtrail_trail":
         ids.update(v for v in (config.get("Name"), _arn_tail(external_id)) if v)
+    elif resource_type in ("ec2_instance", "ebs_volume", "ebs_snapshot"):
+        pass  # the id (i-, vol-, snap-) is how every EC2 call names them; Name tags repeat
+    elif resource_type == "iam_user":
+        ids.update(v for v in (config.get("UserName"), _arn_tail(external_id)) if v)
+    elif resource_type == "secretsmanager_secret":
+        ids.update(v for v in (config.get("Name"), name) if v)  # the ARN's tail carries a random suffix
     else:
         ids.update(v for v in (name, _arn_tail(external_id)) if v)
     return {str(i) for i in ids if i}
@@ -206,8 +394,36 @@ _ID_KEYS = frozenset(
         "resourcearn",
         "arn",
         "keyarn",
+        "instanceid",
+        "volumeid",
+        "snapshotid",
+        "functionname",
+        "functionarn",
+        "username",
+        "policyarn",
+        "topicarn",
+        "queuearn",
+        "loadbalancerarn",
+        "tablename",
+        "tablearn",
+        "secretid",
+        "clustername",
     }
 )
+
+
+def _derived_ids(key: str, value: str) -> tuple[str, ...]:
+    """Ids a call names indirectly: an SQS queue by its URL, an ELB by a listener's ARN, an SNS topic by a
+    subscription's ARN (both the parent's ARN with one more segment)."""
+    if key == "queueurl":
+        return (value.rstrip("/").rsplit("/", 1)[-1],)  # the queue's name, unique in its account and region
+    if key == "listenerarn" and ":listener/" in value:
+        return (value.replace(":listener/", ":loadbalancer/", 1).rsplit("/", 1)[0],)
+    if key == "subscriptionarn" and value.startswith("arn:") and value.count(":") == 6:
+        return (value.rsplit(":", 1)[0],)
+    return ()
+
+
 # Subtrees that name other resources (a rule's source group, a policy's principals): never the target.
 _SKIP_KEYS = frozenset(
     {
@@ -247,6 +463,7 @@ def event_identifiers(record: Mapping[str, Any]) -> tuple[set[str], set[str]]:
                 if isinstance(item, str) and item:
                     if lowered in _ID_KEYS:
                         ids.add(item)
+                    ids.update(_derived_ids(lowered, item))
                     if lowered.endswith(("name", "id", "arn", "identifier")):
                         loose.add(item)
                 else:

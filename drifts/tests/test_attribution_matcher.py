@@ -256,18 +256,73 @@ def test_appeared_and_deleted_resources_match_their_create_and_delete_calls():
 
 
 def test_an_uncatalogued_type_matches_by_its_arn_on_any_id_like_key():
+    arn = "arn:aws:ecr:us-east-1:123456789012:repository/jobs"
+    repo = target("ecr_repository", arn, "Policy", identifiers=frozenset({arn, "jobs"}), region="us-east-1")
+    record = ct.record(
+        "SetRepositoryPolicy",
+        "ecr.amazonaws.com",
+        "us-east-1",
+        ct.iam_user("bob"),
+        {"repositoryName": "jobs", "registryId": "123456789012"},
+        when=T,
+    )
+    found = matcher.match([repo], events(record))
+    assert (found[1].event.event_name, found[1].confidence) == ("SetRepositoryPolicy", "resource")
+
+
+def test_a_queue_is_named_by_its_url_and_matched_exactly():
     arn = "arn:aws:sqs:us-east-1:123456789012:jobs"
-    queue = target("sqs_queue", arn, "Attributes.Policy", identifiers=frozenset({arn, "jobs"}), region="us-east-1")
+    queue = target("sqs_queue", arn, "Policy.Statement", region="us-east-1")
     record = ct.record(
         "SetQueueAttributes",
         "sqs.amazonaws.com",
         "us-east-1",
         ct.iam_user("bob"),
-        {"queueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs", "queueArn": arn},
+        {"queueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs", "attributes": {"Policy": "{}"}},
         when=T,
     )
-    found = matcher.match([queue], events(record))
-    assert (found[1].event.event_name, found[1].confidence) == ("SetQueueAttributes", "resource")
+    other = ct.record(
+        "SetQueueAttributes",
+        "sqs.amazonaws.com",
+        "us-east-1",
+        ct.iam_user("eve"),
+        {"queueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs-dlq"},
+        when=T + timedelta(seconds=5),
+    )
+    found = matcher.match([queue], events(record, other))
+    assert (found[1].event.event_name, found[1].confidence) == ("SetQueueAttributes", "exact")
+    assert found[1].event.record["userIdentity"]["userName"] == "bob"
+
+
+def test_a_listener_change_is_its_load_balancers():
+    lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
+    balancer = target("elbv2_load_balancer", lb, "Listeners.443.SslPolicy", region="us-east-1")
+    record = ct.record(
+        "ModifyListener",
+        "elasticloadbalancing.amazonaws.com",
+        "us-east-1",
+        ct.iam_user("bob"),
+        {"listenerArn": lb.replace(":loadbalancer/", ":listener/") + "/f2f7dc8efc522ab2", "sslPolicy": "old"},
+        when=T,
+    )
+    found = matcher.match([balancer], events(record))
+    assert (found[1].event.event_name, found[1].confidence) == ("ModifyListener", "exact")
+
+
+def test_lambda_events_match_under_their_versioned_names():
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:thumbs"
+    function = target("lambda_function", arn, "FunctionUrlConfig.AuthType", region="us-east-1")
+    record = ct.record(
+        "UpdateFunctionUrlConfig",
+        "lambda.amazonaws.com",
+        "us-east-1",
+        ct.iam_user("bob"),
+        {"functionName": "thumbs", "authType": "NONE"},
+        when=T,
+    )
+    found = matcher.match([function], events(record))
+    assert (found[1].event.event_name, found[1].confidence) == ("UpdateFunctionUrlConfig", "exact")
+    assert "UpdateFunctionConfiguration20150331v2" in catalogue.event_names("lambda_function", "Timeout", "changed")
 
 
 def test_malformed_records_are_skipped_not_raised():
