@@ -65,6 +65,21 @@ AWS_THROTTLES = metrics.counter(
     ("service", "operation"),
 )
 
+ATTRIBUTION_OUTCOMES = ("attributed", "not_found", "unavailable")
+ATTRIBUTIONS = metrics.counter(
+    "driftwatch_attributions_total",
+    "Drift attributions settled, by outcome (attributed, not_found after the last retry, unavailable).",
+    ("outcome",),
+    initial=[(outcome,) for outcome in ATTRIBUTION_OUTCOMES],
+)
+ATTRIBUTION_LAG = metrics.histogram(
+    "driftwatch_attribution_lag_seconds",
+    "From a drift's detection to its attribution settling, by outcome (CloudTrail delivers events 5-15 minutes "
+    "late, so attributed drifts usually settle on a retry).",
+    ("outcome",),
+    buckets=(10, 60, 300, 600, 900, 1800, 3600, 7200, 14400, 86400),
+)
+
 # Stored values (not exported as such): when each provider last had a scan whose units all succeeded.
 _LAST_SUCCESS = "driftwatch_provider_last_success"
 
@@ -110,6 +125,15 @@ def record_aws_usage(calls: Iterable[tuple[str, int]], attempts: dict, throttles
     for key, n in throttles.items():
         service, _, operation = key.partition(".")
         changes += AWS_THROTTLES.inc(n, service=service, operation=operation)
+    metrics.write(changes)
+
+
+def record_attributions(settled: Iterable[tuple[str, datetime]], now: datetime) -> None:
+    """Drifts whose attribution settled now: (outcome, detected_at) each."""
+    changes = []
+    for outcome, detected_at in settled:
+        changes += ATTRIBUTIONS.inc(outcome=outcome)
+        changes += ATTRIBUTION_LAG.observe(max(0.0, (now - detected_at).total_seconds()), outcome=outcome)
     metrics.write(changes)
 
 

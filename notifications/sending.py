@@ -27,6 +27,7 @@ from driftwatch import outbound
 from driftwatch.crypto import DecryptionError
 from driftwatch.models import AuditEntry
 
+from . import metrics as notification_metrics
 from .models import Channel, Delivery, DeliveryStatus, Subscription
 from .signing import signed_headers
 
@@ -195,7 +196,7 @@ def send_pending(sub_id: int, *, now=None) -> int:
                     attempted += 1
                     if not outcome.ok:
                         # Written at once: the failure streak and a pause must not wait for the batch.
-                        _save(attempted_now)
+                        _save(sub, attempted_now)
                         attempted_now = []
                         _record_health(sub, outcome)
                     elif sub.consecutive_failures:
@@ -208,7 +209,7 @@ def send_pending(sub_id: int, *, now=None) -> int:
                         break
             finally:
                 # One write per batch: a worker lost mid-batch sends those deliveries again (at-least-once).
-                _save(attempted_now)
+                _save(sub, attempted_now)
             _claim_renew(sub_id, clock())
             if blocked:
                 break
@@ -255,11 +256,12 @@ def _attempt(sub: Subscription, delivery: Delivery, now) -> Outcome:
     return outcome
 
 
-def _save(deliveries: list[Delivery]) -> None:
-    """Record attempts. Without waiting for the flush to disk: a result lost in a database crash only means
-    the delivery is sent again, which at-least-once allows (receivers dedupe on webhook-id)."""
+def _save(sub: Subscription, deliveries: list[Delivery]) -> None:
+    """Record attempts (and count them). Without waiting for the flush to disk: a result lost in a database
+    crash only means the delivery is sent again, which at-least-once allows (receivers dedupe on webhook-id)."""
     if not deliveries:
         return
+    notification_metrics.record_attempts(sub.channel, deliveries)
     if connection.vendor != "postgresql":
         Delivery.objects.bulk_update(deliveries, _RECORDED)
         return
@@ -298,7 +300,7 @@ def _save(deliveries: list[Delivery]) -> None:
 def _attempt_and_record(sub: Subscription, delivery: Delivery, now) -> Outcome:
     """One attempt, saved, with the subscription's health updated (the test button)."""
     outcome = _attempt(sub, delivery, now)
-    _save([delivery])
+    _save(sub, [delivery])
     _record_health(sub, outcome)
     return outcome
 

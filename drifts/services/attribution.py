@@ -28,6 +28,7 @@ from providers.collectors import GLOBAL_REGION, GLOBAL_RESOURCE_TYPES
 from providers.crypto import CredentialsError
 from providers.models import Provider, Resource
 
+from .. import metrics as drift_metrics
 from ..attribution import catalogue, matcher, sources
 from ..attribution.ratelimit import lookup_limiter
 from ..models import AttributionStatus, DetectionJob, Drift, JobUnit, UnitStatus
@@ -416,6 +417,10 @@ def _record_results(drifts, found, truncated_regions, provider, now, outcome) ->
         ],
         batch_size=500,
     )
+    drift_metrics.record_attributions(
+        ((d.attribution_status, d.detected_at) for d in drifts if d.attribution_status != AttributionStatus.PENDING),
+        now,
+    )
 
 
 def _record_unavailable(drifts, reason, now, outcome, reasons=None) -> None:
@@ -441,6 +446,7 @@ def _record_unavailable(drifts, reason, now, outcome, reasons=None) -> None:
     Drift.objects.bulk_update(
         drifts, ["attribution_status", "attribution_reason", "attribution_attempts", "attribution_next_at"]
     )
+    drift_metrics.record_attributions(((AttributionStatus.UNAVAILABLE, d.detected_at) for d in drifts), now)
     for job_id, entries in warnings.items():
         added = add_job_warnings(job_id, list(entries.values()))
         outcome.warnings.extend(e["message"] for e in added)

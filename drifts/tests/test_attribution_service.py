@@ -19,6 +19,7 @@ from drifts.attribution.ratelimit import RateLimiter
 from drifts.models import DetectionJob, Drift, JobUnit
 from drifts.services import attribution, jobs
 from driftwatch.celery import app
+from driftwatch.models import MetricSeries
 from driftwatch.tests.factories import make_drift, make_provider, make_resource
 from providers.models import Resource, config_hash
 
@@ -104,6 +105,17 @@ def test_an_event_that_arrives_late_is_found_on_a_later_try(moto_server, bucket_
     assert drift.changed_by["actor"].startswith("alice@example.com via AWSReservedSSO_")
     assert drift.changed_by["event_id"] == record["eventID"]
     assert drift.attribution_reason == "" and drift.attribution_next_at is None and drift.attribution_attempts == 2
+    # Counted once, when it settled (not while pending), with its lag from detection.
+    series = dict(MetricSeries.objects.filter(name__startswith="driftwatch_attribution").values_list("name", "value"))
+    assert series == {
+        "driftwatch_attributions_total": 1,
+        "driftwatch_attribution_lag_seconds_bucket": 1,
+        "driftwatch_attribution_lag_seconds_sum": 301,
+        "driftwatch_attribution_lag_seconds_count": 1,
+    }
+    labels = set(MetricSeries.objects.filter(name="driftwatch_attributions_total").values_list("labels", flat=True))
+    assert labels == {'{"outcome":"attributed"}'}
+    assert MetricSeries.objects.filter(name="driftwatch_attribution_lag_seconds_bucket").count() == 8  # 600 .. +Inf
 
 
 def test_nothing_found_by_the_last_retry_is_not_found_and_an_event_before_the_window_never_counts(

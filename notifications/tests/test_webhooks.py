@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families as parse
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from drifts.services import triage
-from driftwatch import outbox
+from driftwatch import metrics, outbox
 from driftwatch.models import AuditEntry
 
 from ..models import Delivery, Subscription
@@ -141,6 +142,41 @@ def test_retries_stop_after_the_last_delay(receiver, user, settings):
         delivery.refresh_from_db()
         now = delivery.next_attempt_at or now
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 3, None)
+
+
+def test_attempts_are_counted_by_channel_and_outcome_and_the_backlog_is_a_gauge(receiver, user, settings):
+    settings.DRIFTWATCH_NOTIFY_RETRY_DELAYS = [1]
+    sub, _ = subscribe(user, name="hooks", url=receiver.url, event_types=["drift.detected"])
+    receiver.answer(Answer(503), Answer(200), Answer(500), Answer(500))
+    outbox.emit("drift.detected", drift_data(1))
+    outbox.emit("drift.detected", drift_data(2))
+    first, second = dispatch()
+
+    def scrape():
+        text = metrics.exposition().decode()
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in parse(text) for s in f.samples}
+
+    before = scrape()
+    assert before[("driftwatch_notification_deliveries_pending", (("channel", "webhook"),))] == 2
+    now = timezone.now()
+    for _ in range(4):  # 503 (retrying), 200, then the second: 500 (retrying), 500 (gave up)
+        send_pending(sub.pk, now=now)
+        now += timedelta(seconds=5)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("succeeded", "failed")
+
+    after = scrape()
+
+    def attempts(outcome):
+        key = ("driftwatch_notification_attempts_total", (("channel", "webhook"), ("outcome", outcome)))
+        return after[key] - before.get(key, 0)
+
+    assert (attempts("succeeded"), attempts("retrying"), attempts("failed")) == (1, 2, 1)
+    assert after[("driftwatch_notification_attempts_total", (("channel", "slack"), ("outcome", "failed")))] == 0
+    count = ("driftwatch_notification_attempt_duration_seconds_count", (("channel", "webhook"),))
+    assert after[count] - before.get(count, 0) == 4
+    assert after[("driftwatch_notification_deliveries_pending", (("channel", "webhook"),))] == 0
 
 
 def test_429_waits_at_least_retry_after(receiver, user):
