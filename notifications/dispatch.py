@@ -7,8 +7,10 @@ One dispatcher runs at a time (an advisory lock), so deliveries are created in e
 """
 
 import logging
+from datetime import timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from driftwatch.models import OutboxEvent
@@ -28,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 _LOCK_KEY = 0x4E4F54494659  # "NOTIFY": the dispatcher's advisory lock
 BATCH = 500
+# How long a queued sender's mark holds off queueing another (past any countdown): a lost message delays
+# sending by at most this much.
+QUEUED_MARK_SECONDS = 60
 
 
 def wants(sub: Subscription, event_type: str, data: dict) -> bool:
@@ -170,13 +175,39 @@ def _job_digest(sub: Subscription, job_event: OutboxEvent, job_events: dict, now
     )
 
 
-def enqueue_senders(subscription_ids) -> None:
-    """Ask workers to send these subscriptions' deliveries; a broker error is logged (beat's sweep sends later)."""
+def enqueue_senders(subscription_ids, *, countdown: float | None = None) -> None:
+    """Ask workers to send these subscriptions' deliveries (after `countdown` seconds, for a retry).
+
+    At most one sender is queued per subscription: a scan's burst of events (one nudge per unit) would
+    otherwise queue a sender per event, all but the first finding nothing to do, in front of the scan's own
+    work. The mark is taken atomically and dropped by the sender as it starts, so events committed after
+    that start queue a new one; a lost message only waits for the mark to expire and beat's sweep.
+    A broker error is logged (the sweep sends later).
+    """
     from . import tasks  # tasks import the services; sending a task from here closes the loop
 
-    for sub_id in subscription_ids:
+    ids = sorted(set(subscription_ids))
+    if not ids:
+        return
+    now = timezone.now()
+    hold = timedelta(seconds=(countdown or 0) + QUEUED_MARK_SECONDS)
+    marked = []
+    for sub_id in ids:  # one small UPDATE each, in id order: no lock-order deadlock between dispatchers
+        if (
+            Subscription.objects.filter(pk=sub_id)
+            .filter(Q(sender_queued_until__isnull=True) | Q(sender_queued_until__lt=now))
+            .update(sender_queued_until=now + hold)
+        ):
+            marked.append(sub_id)
+    for sub_id in marked:
         try:
-            tasks.send_subscription.delay(sub_id)
-        except Exception as exc:  # broker down: the due-deliveries sweep picks them up
+            tasks.send_subscription.apply_async((sub_id,), countdown=countdown)
+        except Exception as exc:  # broker down: the due-deliveries sweep picks them up once the mark expires
             logger.warning("could not enqueue notification sender: %s", type(exc).__name__)
+            Subscription.objects.filter(pk__in=marked).update(sender_queued_until=None)
             return
+
+
+def sender_started(sub_id: int) -> None:
+    """A queued sender runs: events from now on need a new one."""
+    Subscription.objects.filter(pk=sub_id).update(sender_queued_until=None)

@@ -55,6 +55,8 @@ class Subscription(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     # The sender's lease: one worker at a time sends a subscription's deliveries, in order.
     sending_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # A sender task is queued for it until then: a burst of events enqueues one sender, not one per event.
+    sender_queued_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

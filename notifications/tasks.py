@@ -32,10 +32,11 @@ def dispatch_events() -> None:
 def send_subscription(subscription_id: int) -> None:
     """Send one subscription's due deliveries in order; when the oldest waits for a retry, come back then
     (beat's sweep does too, should this message be lost)."""
+    dispatch.sender_started(subscription_id)
     sending.send_pending(subscription_id)
     wait = sending.seconds_until_due(subscription_id)
     if wait is not None:
-        send_subscription.apply_async((subscription_id,), countdown=wait)
+        dispatch.enqueue_senders([subscription_id], countdown=wait)
 
 
 @shared_task(name="notifications.send_due", ignore_result=True, soft_time_limit=60, time_limit=90)
