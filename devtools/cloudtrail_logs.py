@@ -210,7 +210,77 @@ def change_record(change: dict, identity: dict, when: datetime | None = None) ->
     if kind == "cloudtrail_trail":
         name = "StartLogging" if change["current"] else "StopLogging"
         return record(name, "cloudtrail.amazonaws.com", region, identity, {"name": arn}, when=when)
-    raise ValueError(f"no CloudTrail record for a {kind} change")
+    call = _newer_type_call(change)
+    if call is None:
+        raise ValueError(f"no CloudTrail record for a {kind} change")
+    name, source, params = call
+    if kind in ("iam_user", "iam_policy"):
+        region = "us-east-1"  # IAM is a global service: its events are recorded in us-east-1
+    return record(name, source, region, identity, params, when=when)
+
+
+def _newer_type_call(change: dict) -> tuple[str, str, dict] | None:
+    """(eventName, eventSource, requestParameters) of the call behind one of the newer types' changes."""
+    kind, arn, path, region = change["resource_type"], change["external_id"], change["path"], change["region"]
+    top = path.split(".", 1)[0].split("[", 1)[0]
+    ec2 = "ec2.amazonaws.com"
+    if kind in ("ec2_instance", "ebs_volume") and top == "Tags":
+        return "CreateTags", ec2, {"resourcesSet": {"items": [{"resourceId": arn}]}, "tagSet": {"items": []}}
+    if kind == "ec2_instance" and top == "MetadataOptions":
+        request = {"InstanceId": arn, "HttpTokens": change["current"]}
+        return "ModifyInstanceMetadataOptions", ec2, {"ModifyInstanceMetadataOptionsRequest": request}
+    if kind == "ec2_instance" and top == "PublicIpAssociated":
+        return "AssociateAddress", ec2, {"instanceId": arn, "allocationId": "eipalloc-0123456789abcdef0"}
+    if kind == "ebs_snapshot":
+        permission = {"add": {"items": [{"group": "all"}]}}
+        params = {"snapshotId": arn, "createVolumePermission": permission, "attributeType": "CREATE_VOLUME_PERMISSION"}
+        return "ModifySnapshotAttribute", ec2, params
+    if kind == "lambda_function" and top == "FunctionUrlConfig":
+        return "UpdateFunctionUrlConfig", "lambda.amazonaws.com", {"functionName": _tail(arn), "authType": "NONE"}
+    if kind == "lambda_function" and top == "Policy":
+        params = {
+            "functionName": _tail(arn),
+            "statementId": "public",
+            "action": "lambda:InvokeFunction",
+            "principal": "*",
+        }
+        return "AddPermission20150331v2", "lambda.amazonaws.com", params
+    if kind == "sqs_queue":
+        account, name = arn.split(":")[4:6]
+        url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+        return "SetQueueAttributes", "sqs.amazonaws.com", {"queueUrl": url, "attributes": {"Policy": "{}"}}
+    if kind == "sns_topic":
+        params = {"topicArn": arn, "attributeName": "Policy", "attributeValue": "{}"}
+        return "SetTopicAttributes", "sns.amazonaws.com", params
+    if kind == "iam_user":
+        user = {"userName": _tail(arn)}
+        calls = {
+            "LoginProfile": "CreateLoginProfile",
+            "AccessKeys": "CreateAccessKey",
+            "MFADevices": "DeactivateMFADevice",
+        }
+        return (calls[top], "iam.amazonaws.com", user) if top in calls else None
+    if kind == "iam_policy":
+        params = {"policyArn": arn, "policyDocument": "{}", "setAsDefault": True}
+        return "CreatePolicyVersion", "iam.amazonaws.com", params
+    if kind == "elbv2_load_balancer" and path.endswith("SslPolicy"):
+        listener = arn.replace(":loadbalancer/", ":listener/", 1) + "/0123456789abcdef"
+        return "ModifyListener", "elasticloadbalancing.amazonaws.com", {"listenerArn": listener, "sslPolicy": "old"}
+    if kind == "elbv2_load_balancer":
+        return "CreateListener", "elasticloadbalancing.amazonaws.com", {"loadBalancerArn": arn, "protocol": "HTTP"}
+    if kind == "eks_cluster":
+        params = {"name": _tail(arn), "resourcesVpcConfig": {"publicAccessCidrs": ["0.0.0.0/0"]}}
+        return "UpdateClusterConfig", "eks.amazonaws.com", params
+    if kind == "dynamodb_table" and top == "PointInTimeRecoveryStatus":
+        params = {"tableName": _tail(arn), "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": False}}
+        return "UpdateContinuousBackups", "dynamodb.amazonaws.com", params
+    if kind == "dynamodb_table":
+        return "UpdateTable", "dynamodb.amazonaws.com", {"tableName": _tail(arn), "deletionProtectionEnabled": False}
+    if kind == "secretsmanager_secret" and top == "RotationEnabled":
+        return "CancelRotateSecret", "secretsmanager.amazonaws.com", {"secretId": arn}
+    if kind == "secretsmanager_secret":
+        return "PutResourcePolicy", "secretsmanager.amazonaws.com", {"secretId": arn, "resourcePolicy": "{}"}
+    return None
 
 
 # People of the demo: one identity type each, in the order apply_changes makes its changes.

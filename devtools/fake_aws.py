@@ -14,6 +14,7 @@ import botocore.session
 from botocore.config import Config
 
 from providers.collectors.base import AwsClients
+from providers.collectors.session import new_session
 
 FAKE_ACCESS_KEY = "testing"
 FAKE_SECRET_KEY = "testing"
@@ -58,7 +59,7 @@ def fake_session(region: str = "us-east-1") -> boto3.Session:
         }
     )
     core.set_credentials(FAKE_ACCESS_KEY, FAKE_SECRET_KEY)
-    return boto3.Session(botocore_session=core, region_name=region)
+    return new_session(botocore_session=core, region_name=region)
 
 
 def aws_clients(endpoint_url: str, **kw: Any) -> AwsClients:

@@ -342,11 +342,37 @@ def _connection_message(exc: Exception) -> str:
 # --- AWS clients -------------------------------------------------------------------------------------------
 
 
-class _GuardedAWSHTTPConnection(GuardedConnectionMixin, AWSHTTPConnection):
+# AWS's own domains; DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS adds to them only where an operator says so.
+DEFAULT_AWS_HOSTS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+def endpoint_host_allowed(host: str) -> bool:
+    """True when an AWS client may talk to this host: it is in DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS (a name,
+    or a suffix starting with ".")."""
+    host = host.lower().strip("[]").removesuffix(".")
+    for entry in _setting("DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS", DEFAULT_AWS_HOSTS):
+        entry = entry.lower().strip("[]")
+        if host == entry or (entry.startswith(".") and host.endswith(entry)):
+            return True
+    return False
+
+
+class _AWSEndpointCheck:
+    """An AWS client's connection goes only to an allowed endpoint host, whether the host came from the
+    provider's endpoint_url or from botocore's own endpoint rules (a region name, a bucket name)."""
+
+    def _new_conn(self):  # noqa: ANN202 (urllib3's signature)
+        host = getattr(self, "_tunnel_host", None) or self._dns_host  # through a proxy: the target's host
+        if not endpoint_host_allowed(host):
+            raise URLNotAllowed(f"The AWS endpoint host {host!r} is not in DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS.")
+        return super()._new_conn()
+
+
+class _GuardedAWSHTTPConnection(_AWSEndpointCheck, GuardedConnectionMixin, AWSHTTPConnection):
     pass
 
 
-class _GuardedAWSHTTPSConnection(GuardedConnectionMixin, AWSHTTPSConnection):
+class _GuardedAWSHTTPSConnection(_AWSEndpointCheck, GuardedConnectionMixin, AWSHTTPSConnection):
     pass
 
 
@@ -371,4 +397,12 @@ def guard_boto_client(client):
     session._manager.pool_classes_by_scheme = dict(_AWS_POOLS)
     for proxy_manager in getattr(session, "_proxy_managers", {}).values():
         proxy_manager.pool_classes_by_scheme = dict(_AWS_POOLS)
+    client.meta.events.register_first("needs-retry", _never_retry_a_refusal)
     return client
+
+
+def _never_retry_a_refusal(caught_exception=None, **kwargs) -> None:
+    """A refusal is policy, not a transient failure: botocore would retry it with backoff (it wraps every
+    connection-time exception in HTTPClientError, which its retry modes treat as transient)."""
+    if isinstance(getattr(caught_exception, "kwargs", {}).get("error"), URLNotAllowed):
+        raise caught_exception

@@ -35,7 +35,7 @@ def check_endpoint_url(url: str, *, resolve: bool = False) -> str:
         target = outbound.parse(url)
         if _is_address(target.host):
             outbound.check_address(target.host, target.host)
-        if not _endpoint_host_allowed(target.host):
+        if not outbound.endpoint_host_allowed(target.host):
             raise EndpointNotAllowed(f"endpoint_url host {target.host!r} is not in DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS.")
         if resolve:
             outbound.resolve(target.host, target.port)
@@ -44,14 +44,6 @@ def check_endpoint_url(url: str, *, resolve: bool = False) -> str:
     except URLNotAllowed as exc:
         raise EndpointNotAllowed(str(exc).replace("The URL", "endpoint_url")) from None
     return target.url
-
-
-def _endpoint_host_allowed(host: str) -> bool:
-    for entry in settings.DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS:
-        entry = entry.lower().strip("[]")
-        if host == entry or (entry.startswith(".") and host.endswith(entry)):
-            return True
-    return False
 
 
 def _is_address(host: str) -> bool:

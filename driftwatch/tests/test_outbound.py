@@ -150,6 +150,24 @@ def test_aws_clients_connect_only_through_the_guard(settings, moto_server):
     assert isinstance(caught.value.kwargs["error"], URLNotAllowed)
 
 
+def test_aws_clients_reach_only_allowed_endpoint_hosts_even_without_an_endpoint_url(settings, monkeypatch):
+    """botocore's own endpoint (sts.us-east-1.amazonaws.com for a provider without endpoint_url) is held to
+    DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS too, before any DNS lookup."""
+    import socket
+
+    from providers.collectors.base import AwsClients
+
+    looked_up = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: looked_up.append(host) or [])
+    settings.DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS = ["127.0.0.1", "localhost"]
+    clients = AwsClients(boto3.Session(region_name="us-east-1"), max_workers=1, max_attempts=0)
+    with pytest.raises(HTTPClientError) as caught:
+        clients.client("sts").get_caller_identity()
+    assert isinstance(caught.value.kwargs["error"], URLNotAllowed)
+    assert "sts.us-east-1.amazonaws.com" in str(caught.value.kwargs["error"])
+    assert looked_up == []
+
+
 def test_an_unguarded_boto_client_would_have_connected(moto_server, settings):
     """The control for the test above: the refusal comes from the guard, not from the endpoint."""
     settings.DRIFTWATCH_OUTBOUND_PRIVATE_HOSTS = []
