@@ -126,16 +126,32 @@ ANY_FIELD_REFUSALS = (
     re.compile(r"^This field may not be blank\.$"),
     # PostgreSQL text cannot hold NUL; Django refuses it in every string field and parameter.
     re.compile(r"^Null characters are not allowed\.$"),
+    # Fields one kind or channel needs and another refuses (state sources, subscriptions).
+    re.compile(r"^This field is required\.$"),
+    re.compile(r"^(Not used by|Required for) an? \w+ source\.$"),
 )
+# Outbound URLs: the guard's policy (scheme, host, where it points), which OpenAPI's "uri" cannot state.
+_URL_REFUSAL = re.compile(r"^The URL |DRIFTWATCH_|^An email subscription has no URL\.$")
 FIELD_REFUSALS = {
-    "name": re.compile(r"^A provider named .* already exists\.$"),
+    "name": re.compile(r"^A (provider|subscription) named .* already exists\.$"),
     # Allowed hosts come from DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS; URL syntax is Django's URLValidator.
-    "endpoint_url": re.compile(r"DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS|must use http or https|has no host|not a valid URL"),
+    "endpoint_url": re.compile(
+        r"DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS|must use http or https|has no host|not a valid URL|only printable ASCII"
+    ),
     "role_arn": re.compile(r"^Expected an IAM role ARN"),
     "external_id": re.compile(r"^2 to 1224 characters|^external_id is only used with role_arn"),
     "expires_at": re.compile(r"^expires_at must be in the future\.$"),
     "resource_type": re.compile(r"^Unknown resource type"),  # the collector registry
     "other_id": re.compile(r"only baselines of one resource can be compared\.$"),
+    "cloudtrail_bucket": re.compile(r"^Expected an S3 bucket name"),
+    "cloudtrail_prefix": re.compile(r"^Up to 200 characters"),
+    "bucket": re.compile(r"^Not a valid S3 bucket name\.$"),
+    "key": re.compile(r"^An S3 key, without a leading '/'\.$"),
+    "url": _URL_REFUSAL,
+    "provider_id": re.compile(r"^No such provider\.$"),
+    "email_to": re.compile(r"^At least one recipient is required\.$|^Only email subscriptions have recipients\.$"),
+    "batch_by_job": re.compile(r"^Slack and email always get one digest per scan\.$"),
+    "immediate_critical": re.compile(r"^Webhooks get every event as it happens\.$"),
 }
 
 

@@ -197,8 +197,9 @@ class DriftViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def perform_content_negotiation(self, request, force=False):
         """The export answers CSV or NDJSON itself; its `format` parameter is not DRF's renderer override,
-        and its errors are JSON in the API's error format like every other endpoint's."""
-        if self.action == "export":
+        and its errors are JSON in the API's error format like every other endpoint's (405 for a method the
+        route does not take, whose action is None: hence the route's action map)."""
+        if "export" in getattr(self, "action_map", {}).values():
             return JSONRenderer(), JSONRenderer.media_type
         return super().perform_content_negotiation(request, force)
 

@@ -184,6 +184,13 @@ def test_bad_parameters_are_a_400_in_the_api_error_format(api, findings, query, 
     assert error["code"] == "validation_error" and field in error["details"]
 
 
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "trace"])
+def test_other_methods_are_a_405_in_the_api_error_format_whatever_the_format(api, db, method):
+    response = api.generic(method.upper(), "/api/v1/drifts/export?format=csv")
+    assert response.status_code == 405, response.content
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
 def test_an_empty_export_is_a_header_or_nothing(api, db):
     assert b"".join(api.get(URL).streaming_content).decode() == ",".join(export.HEADER) + "\r\n"
     assert b"".join(api.get(f"{URL}?format=ndjson").streaming_content) == b""

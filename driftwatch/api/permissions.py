@@ -119,5 +119,18 @@ class ApiAccessPermission(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False  # DRF answers 401 with the Bearer challenge
+        if _not_handled(view, request):
+            return True  # DRF answers 405 with the methods the route takes: nothing to guard
         check_access(request, required_access(view, request))
         return True
+
+
+def _not_handled(view, request) -> bool:
+    """True for a method this route does not take (TRACE on a list, POST on a read-only detail)."""
+    method = request.method.lower()
+    if method == "options":
+        return False  # DRF's metadata answer, guarded like a read
+    action_map = getattr(view, "action_map", None)
+    if action_map is not None:
+        return method not in action_map
+    return not hasattr(view, method)

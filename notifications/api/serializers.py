@@ -95,7 +95,10 @@ class SubscriptionWriteSerializer(StrictSerializer):
         child=serializers.ChoiceField(choices=DriftType.choices), required=False, help_text="Empty: all."
     )
     provider_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, max_length=1000, help_text="Empty: all."
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=1000,
+        help_text="Empty: all.",
     )
     resource_types = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, max_length=1000, help_text="Empty: all."
