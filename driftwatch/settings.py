@@ -340,6 +340,9 @@ if not CELERY_BROKER_URL:
         # Without this kombu writes its broadcast (pidbox) exchange files into the working directory.
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # A worker looks for new messages this often (kombu's default is 1 s: one scan unit per second
+        # per process, which made the demo's scans wait on the broker rather than on the work).
+        "polling_interval": 0.2,
     }
 elif urlparse(CELERY_BROKER_URL).scheme not in {"redis", "rediss", "amqp", "memory", "filesystem"}:
     raise ImproperlyConfigured(f"CELERY_BROKER_URL scheme is not supported: {CELERY_BROKER_URL.split(':')[0]!r}")
