@@ -4,7 +4,9 @@ The triggers live in migration 0003 (PostgreSQL: statement-level with transition
 level). Filters on columns the table does not have (resource_id, detected_at) fall back to COUNT.
 """
 
-from django.db import connection, router, transaction
+import importlib
+
+from django.db import connection, connections, router, transaction
 from django.db.models import Q, Sum
 
 from driftwatch.db import PreparedQuery
@@ -107,8 +109,40 @@ def rebuild_counts() -> None:
             if connection.vendor == "postgresql":
                 # Writers wait while we recount, so no change slips between the delete and the insert.
                 cursor.execute("LOCK TABLE drifts_drift IN SHARE MODE")
-            cursor.execute("DELETE FROM drifts_driftcount")
-            cursor.execute(
-                f"INSERT INTO drifts_driftcount ({', '.join(KEY)}, n) "
-                f"SELECT {', '.join(KEY)}, COUNT(*) FROM drifts_drift GROUP BY {', '.join(KEY)}"
-            )
+            _recount(cursor)
+
+
+SQLITE_TRIGGERS = ("drifts_count_ins", "drifts_count_upd", "drifts_count_del")
+
+
+def ensure_sqlite_triggers(using: str = "default", **kwargs) -> bool:
+    """Put the counting triggers back on SQLite when a migration lost them; True when it repaired.
+
+    SQLite cannot alter most columns in place, so Django's migrations rebuild drifts_drift (a new table,
+    a copy, a rename), and a rebuilt table has none of the old one's triggers: every later drift went
+    uncounted and the API showed none. Runs after every `migrate` (post_migrate); on PostgreSQL the
+    statement-level triggers survive ALTER TABLE and there is nothing to do.
+    """
+    conn = connections[using]
+    if conn.vendor != "sqlite" or "drifts_drift" not in conn.introspection.table_names():
+        return False
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'drifts_drift'")
+        if {row[0] for row in cursor.fetchall()} >= set(SQLITE_TRIGGERS):
+            return False
+    statements = importlib.import_module("drifts.migrations.0003_driftcount")._SQLITE  # the triggers as created
+    with transaction.atomic(using=using), conn.cursor() as cursor:
+        for name in SQLITE_TRIGGERS:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        for statement in statements:
+            cursor.execute(statement)
+        _recount(cursor)
+    return True
+
+
+def _recount(cursor) -> None:
+    cursor.execute("DELETE FROM drifts_driftcount")
+    cursor.execute(
+        f"INSERT INTO drifts_driftcount ({', '.join(KEY)}, n) "
+        f"SELECT {', '.join(KEY)}, COUNT(*) FROM drifts_drift GROUP BY {', '.join(KEY)}"
+    )
