@@ -23,6 +23,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -56,7 +57,13 @@ class Change:
 def _labels(labelnames: tuple[str, ...], values: dict) -> str:
     if set(values) != set(labelnames):
         raise ValueError(f"labels {sorted(values)} do not match {sorted(labelnames)}")
-    return json.dumps({k: str(v) for k, v in values.items()}, sort_keys=True, separators=(",", ":"))
+    return _encoded(tuple(sorted((k, str(v)) for k, v in values.items())))
+
+
+@lru_cache(maxsize=4096)
+def _encoded(pairs: tuple[tuple[str, str], ...]) -> str:
+    """A label set's canonical JSON (label sets are few and repeat: each is encoded once)."""
+    return json.dumps(dict(pairs), separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -80,15 +87,24 @@ class StoredMetric:
 
     def observe(self, value: float, **labels) -> list[Change]:
         """The changes recording one observation: cumulative buckets, _sum and _count."""
+        return self.observe_many([value], **labels)
+
+    def observe_many(self, values: list[float], **labels) -> list[Change]:
+        """The changes recording several observations with the same labels: one per bucket, _sum and _count,
+        however many values (a batch of deliveries costs the same few rows as one)."""
         if self.kind != HISTOGRAM:
             raise ValueError(f"{self.name} is not a histogram")
-        changes = [
-            Change(f"{self.name}_bucket", _labels((*self.labelnames, "le"), {**labels, "le": _le(bound)}), 1.0)
-            for bound in (*self.buckets, float("inf"))
-            if value <= bound
-        ]
+        if not values:
+            return []
+        changes = []
+        for bound in (*self.buckets, float("inf")):
+            n = sum(1 for value in values if value <= bound)
+            if n:
+                le = _labels((*self.labelnames, "le"), {**labels, "le": _le(bound)})
+                changes.append(Change(f"{self.name}_bucket", le, float(n)))
         key = _labels(self.labelnames, labels)
-        return [*changes, Change(f"{self.name}_sum", key, float(value)), Change(f"{self.name}_count", key, 1.0)]
+        total = float(sum(values))
+        return [*changes, Change(f"{self.name}_sum", key, total), Change(f"{self.name}_count", key, float(len(values)))]
 
 
 _DECLARED: dict[str, StoredMetric] = {}

@@ -4,6 +4,7 @@ Attempts are counted when they are recorded (one metrics write per batch, like t
 the backlog gauge reads the partial index on pending deliveries at scrape time.
 """
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from django.db.models import Count
@@ -39,10 +40,11 @@ def outcome_of(delivery: Delivery) -> str:
 
 def record_attempts(channel: str, deliveries: Iterable[Delivery]) -> None:
     """The attempts just recorded on these deliveries (one each)."""
+    deliveries = list(deliveries)
     changes = []
-    for delivery in deliveries:
-        changes += ATTEMPTS.inc(channel=channel, outcome=outcome_of(delivery))
-        changes += ATTEMPT_DURATION.observe((delivery.duration_ms or 0) / 1000, channel=channel)
+    for outcome, n in Counter(outcome_of(d) for d in deliveries).items():
+        changes += ATTEMPTS.inc(n, channel=channel, outcome=outcome)
+    changes += ATTEMPT_DURATION.observe_many([(d.duration_ms or 0) / 1000 for d in deliveries], channel=channel)
     metrics.write(changes)
 
 
