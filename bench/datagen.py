@@ -127,9 +127,12 @@ def generate(dsn: str, n_drifts: int, n_resources: int, seed: int = 6, skip_fk_t
                 "max_concurrency",
                 "created_at",
                 "updated_at",
+                "cloudtrail_bucket",
+                "cloudtrail_prefix",
+                "report_unmanaged",
             ),
             (
-                f"{p}\tbench-account-{p}\taws\t{json.dumps(list(REGIONS))}\t\tt\t60\t8\t{_ts(now)}\t{_ts(now)}"
+                f"{p}\tbench-account-{p}\taws\t{json.dumps(list(REGIONS))}\t\tt\t60\t8\t{_ts(now)}\t{_ts(now)}\t\t\tf"
                 for p in range(1, N_PROVIDERS + 1)
             ),
         )
@@ -150,7 +153,9 @@ def generate(dsn: str, n_drifts: int, n_resources: int, seed: int = 6, skip_fk_t
                 f"{rid}\t{pid}\t{rtype}\tarn:bench:{rtype}:{rid}\t{name}\t{region}\t{config}\t{digest}"
                 f"\t{_ts(now - timedelta(days=400))}\t{_ts(now)}\t\\N"
             )
-            base_lines.append(f"{rid}\t{rid}\t{config}\t{digest}\t{_ts(now - timedelta(days=400))}\t\\N\tdiscovered\tt")
+            base_lines.append(
+                f"{rid}\t{rid}\t{config}\t{digest}\t{_ts(now - timedelta(days=400))}\t\\N\tdiscovered\tt\t\t\t{{}}"
+            )
         _copy(
             cur,
             "providers_resource",
@@ -172,7 +177,19 @@ def generate(dsn: str, n_drifts: int, n_resources: int, seed: int = 6, skip_fk_t
         _copy(
             cur,
             "baselines_baseline",
-            ("id", "resource_id", "config", "config_hash", "captured_at", "captured_by_id", "source", "is_current"),
+            (
+                "id",
+                "resource_id",
+                "config",
+                "config_hash",
+                "captured_at",
+                "captured_by_id",
+                "source",
+                "is_current",
+                "state_key",
+                "address",
+                "declared_by",
+            ),
             base_lines,
         )
         del res_lines, base_lines
@@ -202,7 +219,7 @@ def generate(dsn: str, n_drifts: int, n_resources: int, seed: int = 6, skip_fk_t
                 yield (
                     f"{did}\t{rid}\t{pid}\t{rtype}\t{rid}\t\\N\t{path}\t{pick_kind()}\t{severity}\t{status}"
                     f'\t{path} changed on {rtype} {rid}\t"old-{nth}"\t"new-{did}"\t{diff}\t{_ts(detected)}'
-                    f"\t{_ts(detected)}\t{updated}\t{resolved_at}\t\\N\t{resolution}"
+                    f"\t{_ts(detected)}\t{updated}\t{resolved_at}\t\\N\t{resolution}\tnot_attempted\t\t0\t\t\t"
                 )
 
         t0 = time.perf_counter()
@@ -230,6 +247,13 @@ def generate(dsn: str, n_drifts: int, n_resources: int, seed: int = 6, skip_fk_t
                 "resolved_at",
                 "resolved_by_id",
                 "resolution",
+                # Columns added since (attribution, Terraform), at their defaults.
+                "attribution_status",
+                "attribution_reason",
+                "attribution_attempts",
+                "managed_by",
+                "tf_address",
+                "tf_finding",
             ),
             drift_lines(),
         )
