@@ -74,6 +74,10 @@ def configure() -> dict[str, str]:
         "DRIFTWATCH_API_THROTTLE_RATE": "off",
         "DRIFTWATCH_LOG_LEVEL": "WARNING",
         "BENCH_CONFIGURED": "1",
+        # Production settings, except that moto and the benchmark's receivers listen on plain-http loopback.
+        "DRIFTWATCH_OUTBOUND_ALLOW_HTTP": "1",
+        "DRIFTWATCH_OUTBOUND_PRIVATE_HOSTS": "127.0.0.1,localhost",
+        "DRIFTWATCH_ALLOWED_ENDPOINT_HOSTS": "127.0.0.1,localhost",
         **FAKE_AWS_ENV,
     }
     from cryptography.fernet import Fernet

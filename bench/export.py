@@ -21,13 +21,19 @@ from . import datagen
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The export's columns as plain SQL, in the export's order, for the COPY floor.
-_COPY_SQL = (
-    "SELECT d.id, d.resource_id, r.name, d.resource_type, d.drift_type, d.severity, d.status, d.summary,"
-    " d.baseline_value, d.current_value, d.detected_at, d.provider_id, p.name, d.path, d.resolution, d.resolved_at"
-    " FROM drifts_drift d JOIN providers_resource r ON r.id = d.resource_id"
-    " JOIN providers_provider p ON p.id = d.provider_id ORDER BY d.detected_at DESC, d.id DESC"
-)
+# The export's columns as plain SQL, in the export's order (read from drifts.export.COLUMNS, so the floor
+# cannot fall behind a column the export gains), for the COPY floor.
+_JOINED = {"resource_name": "r.name", "provider_name": "p.name"}
+
+
+def _copy_sql() -> str:
+    from drifts.export import COLUMNS
+
+    columns = ", ".join(_JOINED.get(name, f"d.{name}") for name, _kind in COLUMNS)
+    return (
+        f"SELECT {columns} FROM drifts_drift d JOIN providers_resource r ON r.id = d.resource_id"
+        " JOIN providers_provider p ON p.id = d.provider_id ORDER BY d.detected_at DESC, d.id DESC"
+    )
 
 
 def _rss_kib(field: str) -> int:
@@ -76,7 +82,7 @@ def child(fmt: str) -> dict:
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         t0 = time.perf_counter()
         copied = 0
-        with conn.cursor().copy(f"COPY ({_COPY_SQL}) TO STDOUT WITH CSV HEADER") as copy:
+        with conn.cursor().copy(f"COPY ({_copy_sql()}) TO STDOUT WITH CSV HEADER") as copy:
             for block in copy:
                 copied += len(block)
         copy_seconds = time.perf_counter() - t0
